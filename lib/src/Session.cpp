@@ -1,0 +1,149 @@
+#include "vmi/Session.hpp"
+
+#include "vmi/ConfigLocator.hpp"
+#include "vmi/Diagnostics.hpp"
+#include "vmi/Error.hpp"
+#include "vmi/ImageFile.hpp"
+#include "vmi/LinuxKernelLocator.hpp"
+
+namespace vmi {
+namespace {
+
+ConfigEntry load_entry(const SessionOptions& options)
+{
+    std::string path = options.config_path;
+    if (path.empty()) {
+        std::optional<std::string> found = find_config_file();
+        if (!found) {
+            std::string searched;
+            for (const std::string& candidate : config_search_path()) searched += (searched.empty() ? "" : ", ") + candidate;
+            fail("no config file found for VM '{}' (searched {}); give -c FILE or --image FILE", options.vm, searched);
+        }
+        path = *found;
+    }
+    ConfigFile file = ConfigFile::load(path);
+    for (const std::string& warning : file.warnings) diag::warn("{}", warning);
+    const ConfigEntry* entry = file.find(options.vm);
+    if (!entry) fail("no entry for VM '{}' in config file '{}'", options.vm, path);
+    diag::note("config entry '{}' from {}:{}", entry->name, path, entry->line);
+    return *entry;
+}
+
+} // namespace
+
+bool Session::config_names_entry(const SessionOptions& options)
+{
+    std::optional<std::string> path = options.config_path.empty() ? find_config_file() : options.config_path;
+    return path && ConfigFile::load(*path).find(options.vm) != nullptr;
+}
+
+Session Session::open(const SessionOptions& options, bool memory_optional)
+{
+    diag::set_verbose(options.verbose);
+    options.format(); // reject a bad --format before touching the guest
+    Session session;
+    if (!options.vm.empty()) session.entry_ = load_entry(options);
+
+    std::string image = options.image;
+    if (image.empty() && session.entry_) image = session.entry_->text("image").value_or("");
+    if (!image.empty()) {
+        session.memory_ = open_image_file(image, options.writable_image);
+        diag::note("memory: {}", session.memory_->describe());
+    } else if (session.entry_) {
+        fail("config entry '{}' names no memory source (set image = \"FILE\"; live guests are not supported yet)",
+             session.entry_->name);
+    } else if (!memory_optional) {
+        fail("no guest given: name a VM from the config file or give --image FILE");
+    }
+
+    session.sysmap_path_ = options.sysmap;
+    if (session.sysmap_path_.empty() && session.entry_) session.sysmap_path_ = session.entry_->text("sysmap").value_or("");
+    if (session.entry_) {
+        if (auto slide = session.entry_->number("linux_kaslr")) session.kaslr_slide_ = static_cast<std::int64_t>(*slide);
+    }
+    session.pagemode_flag_ = options.pagemode;
+    if (!session.pagemode_flag_.empty() && !parse_paging_mode(session.pagemode_flag_))
+        fail("--pagemode: unknown paging mode '{}' (expected legacy, pae, ia32e or la57)", session.pagemode_flag_);
+    return session;
+}
+
+PhysicalMemory& Session::memory()
+{
+    if (!memory_) fail("no guest memory: name a VM from the config file or give --image FILE");
+    return *memory_;
+}
+
+const SymbolTable& Session::symbols()
+{
+    if (!symbols_) {
+        if (sysmap_path_.empty())
+            fail("no kernel symbols: give --sysmap FILE (System.map or a copy of the guest's /proc/kallsyms) "
+                 "or set sysmap in the config entry");
+        symbols_ = SymbolTable::load(sysmap_path_);
+        diag::note("symbols: {} from {}", symbols_->size(), sysmap_path_);
+        if (kaslr_slide_) {
+            symbols_->relocate(*kaslr_slide_);
+            diag::note("symbols relocated by linux_kaslr = {:#x}", static_cast<std::uint64_t>(*kaslr_slide_));
+        }
+    }
+    return *symbols_;
+}
+
+AddressSpace& Session::kernel()
+{
+    if (!kernel_) locate_kernel();
+    return *kernel_;
+}
+
+AddressSpace Session::address_space(std::uint64_t dtb) { return AddressSpace(memory(), kernel().mode(), dtb); }
+
+void Session::locate_kernel()
+{
+    PhysicalMemory& mem = memory();
+    std::optional<CpuRegisters> regs = mem.registers();
+
+    // Paging mode: an explicit flag, else the registers, else the config, else a search.
+    std::optional<PagingMode> mode;
+    std::string mode_how;
+    if (!pagemode_flag_.empty()) {
+        mode = parse_paging_mode(pagemode_flag_);
+        mode_how = "from --pagemode";
+    } else if (regs && regs->paging_mode()) {
+        mode = regs->paging_mode();
+        mode_how = fmt::format("from CR0/CR4/EFER in the {}", regs->source);
+        if (!regs->efer_source.empty()) mode_how += fmt::format("; {}", regs->efer_source);
+    } else if (entry_ && entry_->text("pagemode")) {
+        mode = parse_paging_mode(*entry_->text("pagemode"));
+        mode_how = "from pagemode in the config";
+    }
+
+    auto settle = [&](PagingMode m, std::uint64_t dtb, const std::string& dtb_how) {
+        diag::note("paging mode {} ({})", name(m), mode ? mode_how : "found by the page-table search");
+        diag::note("kernel page tables at {:#x} ({})", dtb, dtb_how);
+        kernel_ = std::make_unique<AddressSpace>(mem, m, dtb);
+    };
+
+    // Page-table root: the config's kpgd, else CR3 (checked), else a search.
+    if (entry_ && entry_->number("kpgd")) {
+        if (!mode) fail("kpgd is set but the paging mode is unknown: set pagemode in the config or give --pagemode");
+        return settle(*mode, *entry_->number("kpgd"), "kpgd from the config");
+    }
+    if (regs && mode) {
+        std::uint64_t root = regs->page_table_root(*mode);
+        if (!has_symbols_configured()) return settle(*mode, root, fmt::format("CR3 from the {}", regs->source));
+        const SymbolTable& syms = symbols();
+        if (kernel_mapping_works(mem, *mode, root, syms))
+            return settle(*mode, root, fmt::format("CR3 from the {}", regs->source));
+        // Under KPTI a CR3 caught in user mode points at the user half of an
+        // 8 KiB PGD pair; the kernel's half is the page below.
+        if (is_64bit(*mode) && (root & 0x1000) && kernel_mapping_works(mem, *mode, root & ~0x1000ULL, syms))
+            return settle(*mode, root & ~0x1000ULL, "CR3 of a user-mode vCPU under KPTI, kernel half of its PGD");
+        diag::note("CR3 {:#x} does not map the kernel's symbols; searching memory instead", regs->cr3);
+    }
+    KernelLocation found = search_kernel_page_tables(mem, symbols(), mode);
+    if (!mode) mode_how = "found by the page-table search";
+    mode = found.mode;
+    settle(found.mode, found.dtb, found.how);
+}
+
+} // namespace vmi

@@ -1,0 +1,18 @@
+#include "vmi/SessionOptions.hpp"
+
+namespace vmi {
+
+void add_session_options(CLI::App& app, SessionOptions& options)
+{
+    app.add_option("VM", options.vm, "Name of the guest's entry in the config file");
+    app.add_option("-c,--config", options.config_path,
+                   "Config file (default: $VMI_CONFIG, ./libvmi.conf, ~/etc/libvmi.conf, /etc/libvmi.conf, "
+                   "~/.config/vmitools/vmi.conf, /etc/vmitools/vmi.conf)");
+    app.add_option("--image", options.image, "Memory dump to read (ELF core or raw), instead of a config entry's image");
+    app.add_option("--sysmap", options.sysmap, "System.map or copy of the guest's /proc/kallsyms");
+    app.add_option("--pagemode", options.pagemode, "Paging mode when the source has no registers: legacy, pae, ia32e, la57");
+    app.add_option("--format", options.format_text, "Output format: text, json or jsonl")->default_str("text");
+    app.add_flag("-v,--verbose", options.verbose, "Say on stderr what was found and how");
+}
+
+} // namespace vmi
