@@ -75,6 +75,14 @@ PhysicalMemory& Session::memory()
 
 const SymbolTable& Session::symbols()
 {
+    // With guest memory at hand, symbols are only right once the kernel (and
+    // with it any KASLR slide) has been found.
+    if (memory_ && !kernel_) locate_kernel();
+    return load_symbols();
+}
+
+SymbolTable& Session::load_symbols()
+{
     if (!symbols_) {
         if (sysmap_path_.empty())
             fail("no kernel symbols: give --sysmap FILE (System.map or a copy of the guest's /proc/kallsyms) "
@@ -102,48 +110,49 @@ void Session::locate_kernel()
     PhysicalMemory& mem = memory();
     std::optional<CpuRegisters> regs = mem.registers();
 
-    // Paging mode: an explicit flag, else the registers, else the config, else a search.
-    std::optional<PagingMode> mode;
+    // Paging mode: an explicit flag, else the registers, else the config;
+    // otherwise the locator tries the modes the symbol addresses allow.
+    KernelHints hints;
     std::string mode_how;
     if (!pagemode_flag_.empty()) {
-        mode = parse_paging_mode(pagemode_flag_);
+        hints.mode = parse_paging_mode(pagemode_flag_);
         mode_how = "from --pagemode";
     } else if (regs && regs->paging_mode()) {
-        mode = regs->paging_mode();
+        hints.mode = regs->paging_mode();
         mode_how = fmt::format("from CR0/CR4/EFER in the {}", regs->source);
         if (!regs->efer_source.empty()) mode_how += fmt::format("; {}", regs->efer_source);
     } else if (entry_ && entry_->text("pagemode")) {
-        mode = parse_paging_mode(*entry_->text("pagemode"));
+        hints.mode = parse_paging_mode(*entry_->text("pagemode"));
         mode_how = "from pagemode in the config";
     }
 
-    auto settle = [&](PagingMode m, std::uint64_t dtb, const std::string& dtb_how) {
-        diag::note("paging mode {} ({})", name(m), mode ? mode_how : "found by the page-table search");
-        diag::note("kernel page tables at {:#x} ({})", dtb, dtb_how);
-        kernel_ = std::make_unique<AddressSpace>(mem, m, dtb);
-    };
-
-    // Page-table root: the config's kpgd, else CR3 (checked), else a search.
+    // Page-table root: the config's kpgd, else CR3.
     if (entry_ && entry_->number("kpgd")) {
-        if (!mode) fail("kpgd is set but the paging mode is unknown: set pagemode in the config or give --pagemode");
-        return settle(*mode, *entry_->number("kpgd"), "kpgd from the config");
+        hints.dtb = *entry_->number("kpgd");
+        hints.dtb_source = "kpgd from the config";
+    } else if (regs && hints.mode) {
+        hints.dtb = regs->page_table_root(*hints.mode);
+        hints.dtb_source = fmt::format("CR3 from the {}", regs->source);
+        hints.dtb_is_cr3 = true;
     }
-    if (regs && mode) {
-        std::uint64_t root = regs->page_table_root(*mode);
-        if (!has_symbols_configured()) return settle(*mode, root, fmt::format("CR3 from the {}", regs->source));
-        const SymbolTable& syms = symbols();
-        if (kernel_mapping_works(mem, *mode, root, syms))
-            return settle(*mode, root, fmt::format("CR3 from the {}", regs->source));
-        // Under KPTI a CR3 caught in user mode points at the user half of an
-        // 8 KiB PGD pair; the kernel's half is the page below.
-        if (is_64bit(*mode) && (root & 0x1000) && kernel_mapping_works(mem, *mode, root & ~0x1000ULL, syms))
-            return settle(*mode, root & ~0x1000ULL, "CR3 of a user-mode vCPU under KPTI, kernel half of its PGD");
-        diag::note("CR3 {:#x} does not map the kernel's symbols; searching memory instead", regs->cr3);
+
+    KernelLocation found;
+    if (!has_symbols_configured()) {
+        // Without symbols nothing can be checked: take the hints as they are.
+        if (!hints.mode || !hints.dtb)
+            fail("cannot find the kernel's page tables without symbols: give --sysmap FILE, or set pagemode and kpgd "
+                 "in the config");
+        found = {*hints.mode, *hints.dtb, 0, hints.dtb_source + " (unchecked: no symbols)"};
+    } else {
+        found = locate_linux_kernel(mem, load_symbols(), hints);
+        if (found.slide != 0) {
+            symbols_->relocate(found.slide);
+            diag::note("symbols relocated by the KASLR slide {:#x}", static_cast<std::uint64_t>(found.slide));
+        }
     }
-    KernelLocation found = search_kernel_page_tables(mem, symbols(), mode);
-    if (!mode) mode_how = "found by the page-table search";
-    mode = found.mode;
-    settle(found.mode, found.dtb, found.how);
+    diag::note("paging mode {} ({})", name(found.mode), hints.mode ? mode_how : "found with the page tables");
+    diag::note("kernel page tables at {:#x} ({})", found.dtb, found.how);
+    kernel_ = std::make_unique<AddressSpace>(mem, found.mode, found.dtb);
 }
 
 } // namespace vmi

@@ -1,7 +1,9 @@
 #pragma once
-// Finds a Linux kernel's paging mode and page-table root (DTB) from memory
-// and symbols alone, for sources without registers (raw dumps), and checks a
-// DTB taken from registers (a CR3 caught in user mode under KPTI).
+// Finds a Linux kernel in guest memory: its paging mode, the page-table root
+// (DTB) that maps it and its KASLR slide, from whatever the source offers:
+// registers (ELF cores, live guests), config hints, or memory alone (raw
+// dumps). Works with runtime addresses (a kallsyms copy, slide 0) and with a
+// System.map of link-time addresses alike.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,19 +16,18 @@ namespace vmi {
 
 struct KernelLocation {
     PagingMode mode;
-    std::uint64_t dtb;
-    std::string how; // for --verbose
+    std::uint64_t dtb = 0;
+    std::int64_t slide = 0; // runtime address - symbol table address
+    std::string how;        // for --verbose
 };
 
-// True when `linux_banner` reads "Linux version" through (mode, dtb). Without
-// that symbol the check falls back to the page-table root mapping itself.
-bool kernel_mapping_works(PhysicalMemory& memory, PagingMode mode, std::uint64_t dtb, const SymbolTable& symbols);
+struct KernelHints {
+    std::optional<PagingMode> mode;
+    std::optional<std::uint64_t> dtb;
+    std::string dtb_source;  // "CR3 from ...", "kpgd from the config"
+    bool dtb_is_cr3 = false; // may be the user half of a KPTI PGD pair
+};
 
-// Searches RAM for the kernel's top-level page table: the page that, used as
-// the DTB, maps the virtual address of swapper_pg_dir/init_top_pgt to itself.
-// `mode` limits the search to one mode; otherwise every mode the symbol
-// addresses allow is tried. Throws vmi::Error when nothing fits.
-KernelLocation search_kernel_page_tables(PhysicalMemory& memory, const SymbolTable& symbols,
-                                         std::optional<PagingMode> mode);
+KernelLocation locate_linux_kernel(PhysicalMemory& memory, const SymbolTable& symbols, const KernelHints& hints);
 
 } // namespace vmi

@@ -30,6 +30,8 @@ public:
     PhysicalMemory& memory();
 
     bool has_symbols_configured() const { return !sysmap_path_.empty(); }
+    // Symbols at the guest's runtime addresses (KASLR slide applied when
+    // there is guest memory to find it in).
     const SymbolTable& symbols();
 
     // The kernel's address space: paging mode and page-table root from the
@@ -43,6 +45,7 @@ public:
 private:
     Session() = default;
     void locate_kernel();
+    SymbolTable& load_symbols(); // as the file says, plus linux_kaslr
 
     std::optional<ConfigEntry> entry_;
     std::unique_ptr<PhysicalMemory> memory_;
