@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Compute LibVMI-style structure offsets from `pahole -C ...` output.
+
+Usage: pahole_offsets.py STRUCTS.TXT [--comment TEXT]...
+
+STRUCTS.TXT is the concatenated pahole output for the structs named in FIELDS below
+(missing structs are tolerated; keys that cannot be resolved are left out and named on
+stderr). Prints `key = 0x...;` lines, preceded by the --comment lines as `# ...`.
+
+Offsets of nested members are absolute within the outermost struct: for
+`module.core_layout.size` the offset of `core_layout` inside `struct module` is added to
+the offset of `size` inside `struct module_layout`, whose definition must also be in
+STRUCTS.TXT. Members of anonymous unions/structs are reachable by their own name, as in C;
+pahole already prints their offsets relative to the outer struct.
+"""
+
+import re
+import sys
+
+# key -> candidate member paths (first that resolves wins). Keys named linux_* without a
+# LibVMI counterpart are vmitools' own.
+FIELDS = [
+    ("linux_tasks", ["task_struct.tasks"]),
+    ("linux_mm", ["task_struct.mm"]),
+    ("linux_pid", ["task_struct.pid"]),
+    ("linux_name", ["task_struct.comm"]),
+    ("linux_pgd", ["mm_struct.pgd"]),
+    ("linux_tgid", ["task_struct.tgid"]),
+    ("linux_parent", ["task_struct.real_parent"]),
+    ("linux_cred", ["task_struct.cred"]),
+    ("linux_cred_uid", ["cred.uid"]),
+    ("linux_cred_gid", ["cred.gid"]),
+    ("linux_state", ["task_struct.__state", "task_struct.state"]),
+    ("linux_flags", ["task_struct.flags"]),
+    ("linux_thread_group", ["task_struct.thread_group"]),
+    ("linux_active_mm", ["task_struct.active_mm"]),
+    ("linux_mm_arg_start", ["mm_struct.arg_start"]),
+    ("linux_mm_arg_end", ["mm_struct.arg_end"]),
+    ("linux_module_list", ["module.list"]),
+    ("linux_module_name", ["module.name"]),
+    ("linux_module_state", ["module.state"]),
+    ("linux_module_refcnt", ["module.refcnt"]),
+    # Linux >= 6.4 replaced core_layout/init_layout by mem[MOD_*]; 6.1 still has them.
+    ("linux_module_core_base", ["module.core_layout.base"]),
+    ("linux_module_core_size", ["module.core_layout.size"]),
+    ("linux_module_init_size", ["module.init_layout.size"]),
+]
+CONSTANTS = [("linux_name_len", 16)]  # TASK_COMM_LEN
+
+STRUCT_START = re.compile(r"^(struct|union)\s+(\w+)\s*\{\s*$")
+# A member line: declaration; /* offset[:bit] size */
+MEMBER = re.compile(r"^\s*(?P<decl>[^/{}]*?)\s*;\s*/\*\s*(?P<off>\d+)(?::\s*\d+)?\s+(?P<size>-?\d+)\s*\*/")
+# Closing line of an inline union/struct: } [attrs] [name]; /* offset size */
+CLOSE = re.compile(r"^\s*\}(?P<rest>[^;]*);\s*(/\*\s*(?P<off>\d+)\s+(?P<size>\d+)\s*\*/)?")
+ATTR = re.compile(r"__attribute__\s*\(\((?:[^()]|\([^()]*\))*\)\)\s*")
+
+
+def split_decl(decl):
+    """Return (type, name) of a C member declaration as pahole prints it."""
+    decl = ATTR.sub("", decl).strip()
+    decl = re.sub(r":\s*\d+$", "", decl)  # bitfield width
+    fp = re.search(r"\(\s*\*\s*(\w+)\s*\)", decl)  # function pointer: ret (*name)(args)
+    if fp:
+        return "fnptr", fp.group(1)
+    m = re.match(r"^(?P<type>.*?)(?P<name>\w+)\s*(\[[^\]]*\]\s*)*$", decl)
+    if not m:
+        return None, None
+    return m.group("type").strip(), m.group("name")
+
+
+def parse(text):
+    """-> {struct name: {member name: (offset, type string)}}"""
+    structs = {}
+    current = None
+    depth = 0
+    for line in text.splitlines():
+        if current is None:
+            m = STRUCT_START.match(line)
+            if m:
+                current = structs.setdefault(m.group(2), {})
+                depth = 1
+            continue
+        stripped = line.strip()
+        if stripped.endswith("{"):
+            depth += 1
+            continue
+        if stripped.startswith("}"):
+            depth -= 1
+            if depth == 0:
+                current = None
+            else:
+                # A named inline aggregate (`struct { ... } x;`): record x itself.
+                m = CLOSE.match(line)
+                name = ATTR.sub("", m.group("rest")).strip() if m else ""
+                if m and m.group("off") and re.fullmatch(r"\w+", name or ""):
+                    current.setdefault(name, (int(m.group("off")), "inline"))
+            continue
+        m = MEMBER.match(line)
+        if m:
+            mtype, name = split_decl(m.group("decl"))
+            if name:
+                # First definition wins (anonymous-union aliases share the offset anyway).
+                current.setdefault(name, (int(m.group("off")), mtype))
+    return structs
+
+
+def resolve(structs, path):
+    """Absolute offset of 'struct.member[.member...]', or None."""
+    parts = path.split(".")
+    struct, offset = parts[0], 0
+    for i, member in enumerate(parts[1:]):
+        fields = structs.get(struct)
+        if fields is None or member not in fields:
+            return None
+        off, mtype = fields[member]
+        offset += off
+        if i < len(parts) - 2:  # descend into the member's struct type
+            m = re.fullmatch(r"(?:const\s+)?(?:struct|union)\s+(\w+)", mtype or "")
+            if not m:
+                return None
+            struct = m.group(1)
+    return offset
+
+
+def main(argv):
+    args = argv[1:]
+    comments = []
+    while "--comment" in args:
+        i = args.index("--comment")
+        comments.append(args[i + 1])
+        del args[i:i + 2]
+    if len(args) != 1:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    with open(args[0], encoding="utf-8", errors="replace") as f:
+        structs = parse(f.read())
+    out = ["# " + c for c in comments]
+    missing = []
+    for key, paths in FIELDS:
+        for path in paths:
+            off = resolve(structs, path)
+            if off is not None:
+                out.append("%s = %#x;" % (key, off))
+                break
+        else:
+            missing.append(key)
+    for key, value in CONSTANTS:
+        out.append("%s = %d;" % (key, value))
+    print("\n".join(out))
+    if missing:
+        print("pahole_offsets.py: could not resolve: %s" % " ".join(missing), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
