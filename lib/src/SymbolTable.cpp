@@ -5,8 +5,6 @@
 #include <charconv>
 #include <cstring>
 #include <fnmatch.h>
-#include <fstream>
-#include <sstream>
 
 #include "vmi/Error.hpp"
 
@@ -14,6 +12,7 @@ namespace vmi {
 namespace {
 
 constexpr std::size_t MAX_NAME_LENGTH = 512; // KSYM_NAME_LEN is 512 since 6.1
+constexpr std::size_t MAX_FILE_SIZE = std::size_t{1} << 30;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
@@ -34,24 +33,33 @@ bool is_absolute(const Symbol& symbol) { return symbol.type == 'a' || symbol.typ
 
 SymbolTable SymbolTable::load(const std::string& path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail("cannot open symbol file '{}': {}", path, std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parse(text.str(), path);
+    SymbolTable table;
+    table.origin_ = path;
+    table.file_ = std::make_unique<MappedFile>(path, false, "symbol file");
+    if (table.file_->size() > MAX_FILE_SIZE) fail("symbol file '{}' is larger than {} MiB", path, MAX_FILE_SIZE >> 20);
+    auto bytes = table.file_->bytes();
+    table.parse_lines({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+    return table;
 }
 
-SymbolTable SymbolTable::parse(std::string_view text, const std::string& origin)
+SymbolTable SymbolTable::parse(std::string text, const std::string& origin)
 {
+    SymbolTable table;
+    table.origin_ = origin;
+    table.text_ = std::make_unique<std::string>(std::move(text));
+    table.parse_lines(*table.text_);
+    return table;
+}
+
+void SymbolTable::parse_lines(std::string_view text)
+{
+    const std::string& origin = origin_;
     // Debian's linux-image packages ship a one-line placeholder System.map.
-    if (text.find("The real System.map is in") != std::string_view::npos && text.size() < 4096)
+    if (text.size() < 4096 && text.find("The real System.map is in") != std::string_view::npos)
         fail("'{}' is Debian's placeholder System.map; the real one is in the linux-image-<release>-dbg package "
              "(/usr/lib/debug/boot/System.map-<release>), or use a copy of the guest's /proc/kallsyms",
              origin);
-
-    SymbolTable table;
-    table.origin_ = origin;
-    table.symbols_.reserve(text.size() / 40);
+    symbols_.reserve(text.size() / 24); // lines are longer than that: no regrowth
     std::size_t line_number = 0;
     bool any_nonzero = false;
     while (!text.empty()) {
@@ -72,40 +80,55 @@ SymbolTable SymbolTable::parse(std::string_view text, const std::string& origin)
         if (name.size() > MAX_NAME_LENGTH) fail("{}:{}: symbol name longer than {} bytes", origin, line_number, MAX_NAME_LENGTH);
         if (module.size() >= 2 && module.front() == '[' && module.back() == ']') module = module.substr(1, module.size() - 2);
         symbol.type = type[0];
-        symbol.name = std::string(name);
-        symbol.module = std::string(module);
+        symbol.name = name;
+        symbol.module = module;
         any_nonzero |= symbol.address != 0;
-        table.symbols_.push_back(std::move(symbol));
+        symbols_.push_back(symbol);
     }
-    if (table.symbols_.empty()) fail("'{}' holds no symbols", origin);
+    if (symbols_.empty()) fail("'{}' holds no symbols", origin);
     if (!any_nonzero)
         fail("every address in '{}' is zero: /proc/kallsyms was read without privilege (read it as root, "
              "or set kernel.kptr_restrict=0)",
              origin);
-    table.index();
-    return table;
+    index();
 }
 
 void SymbolTable::index()
 {
-    by_name_.clear();
-    by_name_.reserve(symbols_.size());
-    // Kernel image symbols win over module symbols of the same name.
-    for (int pass = 0; pass < 2; ++pass)
-        for (std::size_t i = 0; i < symbols_.size(); ++i)
-            if (symbols_[i].module.empty() == (pass == 0)) by_name_.emplace(symbols_[i].name, i);
+    if (symbols_.size() >= EMPTY_SLOT / 2) fail("'{}' has too many symbols", origin_);
+    std::size_t slots = 16;
+    while (slots < 2 * symbols_.size()) slots *= 2;
+    by_name_.assign(slots, EMPTY_SLOT);
+    std::hash<std::string_view> hash;
+    // Kernel image symbols win over module symbols of the same name; among
+    // equals the first in the file wins.
+    for (int pass = 0; pass < 2; ++pass) {
+        for (std::uint32_t i = 0; i < symbols_.size(); ++i) {
+            if (symbols_[i].module.empty() != (pass == 0)) continue;
+            std::size_t slot = hash(symbols_[i].name) & (slots - 1);
+            while (by_name_[slot] != EMPTY_SLOT && symbols_[by_name_[slot]].name != symbols_[i].name)
+                slot = (slot + 1) & (slots - 1);
+            if (by_name_[slot] == EMPTY_SLOT) by_name_[slot] = i;
+        }
+    }
 
     by_address_.clear();
-    for (std::size_t i = 0; i < symbols_.size(); ++i)
+    for (std::uint32_t i = 0; i < symbols_.size(); ++i)
         if (!is_absolute(symbols_[i])) by_address_.push_back(i);
-    std::stable_sort(by_address_.begin(), by_address_.end(),
-                     [this](std::size_t a, std::size_t b) { return symbols_[a].address < symbols_[b].address; });
+    auto by_address = [this](std::uint32_t a, std::uint32_t b) { return symbols_[a].address < symbols_[b].address; };
+    // System.map and kallsyms are (almost) in address order already.
+    if (!std::is_sorted(by_address_.begin(), by_address_.end(), by_address))
+        std::stable_sort(by_address_.begin(), by_address_.end(), by_address);
 }
 
 const Symbol* SymbolTable::find(std::string_view name) const
 {
-    auto it = by_name_.find(name);
-    return it == by_name_.end() ? nullptr : &symbols_[it->second];
+    if (by_name_.empty()) return nullptr;
+    std::size_t mask = by_name_.size() - 1;
+    for (std::size_t slot = std::hash<std::string_view>()(name) & mask; by_name_[slot] != EMPTY_SLOT;
+         slot = (slot + 1) & mask)
+        if (symbols_[by_name_[slot]].name == name) return &symbols_[by_name_[slot]];
+    return nullptr;
 }
 
 const Symbol& SymbolTable::require(std::string_view name) const
@@ -118,7 +141,7 @@ const Symbol& SymbolTable::require(std::string_view name) const
 SymbolTable::Nearest SymbolTable::nearest_below(std::uint64_t address) const
 {
     auto it = std::upper_bound(by_address_.begin(), by_address_.end(), address,
-                               [this](std::uint64_t a, std::size_t i) { return a < symbols_[i].address; });
+                               [this](std::uint64_t a, std::uint32_t i) { return a < symbols_[i].address; });
     if (it == by_address_.begin()) return {};
     const Symbol& symbol = symbols_[*(it - 1)];
     return {&symbol, address - symbol.address};
@@ -127,11 +150,16 @@ SymbolTable::Nearest SymbolTable::nearest_below(std::uint64_t address) const
 std::vector<const Symbol*> SymbolTable::match(std::string_view glob) const
 {
     std::string pattern(glob);
+    std::string name;
+    auto matches_glob = [&](const Symbol& symbol) {
+        name.assign(symbol.name); // fnmatch wants NUL-terminated names
+        return ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+    };
     std::vector<const Symbol*> matches;
-    for (std::size_t i : by_address_)
-        if (::fnmatch(pattern.c_str(), symbols_[i].name.c_str(), 0) == 0) matches.push_back(&symbols_[i]);
+    for (std::uint32_t i : by_address_)
+        if (matches_glob(symbols_[i])) matches.push_back(&symbols_[i]);
     for (const Symbol& symbol : symbols_) // absolute symbols are not in by_address_
-        if (is_absolute(symbol) && ::fnmatch(pattern.c_str(), symbol.name.c_str(), 0) == 0) matches.push_back(&symbol);
+        if (is_absolute(symbol) && matches_glob(symbol)) matches.push_back(&symbol);
     return matches;
 }
 

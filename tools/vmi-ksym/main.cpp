@@ -18,8 +18,8 @@ struct KsymOptions {
 
 nlohmann::json symbol_json(const vmi::Symbol& symbol)
 {
-    nlohmann::json out{{"name", symbol.name}, {"address", vmi::hex_address(symbol.address)}, {"type", std::string(1, symbol.type)}};
-    out["module"] = symbol.module.empty() ? nlohmann::json(nullptr) : nlohmann::json(symbol.module);
+    nlohmann::json out{{"name", std::string(symbol.name)}, {"address", vmi::hex_address(symbol.address)}, {"type", std::string(1, symbol.type)}};
+    out["module"] = symbol.module.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::string(symbol.module));
     return out;
 }
 
@@ -78,7 +78,7 @@ int run(KsymOptions& options)
                 continue;
             }
             std::string where = nearest.offset ? fmt::format("{}+{:#x}", nearest.symbol->name, nearest.offset)
-                                               : nearest.symbol->name;
+                                               : std::string(nearest.symbol->name);
             if (!nearest.symbol->module.empty()) where += fmt::format(" [{}]", nearest.symbol->module);
             nlohmann::json item = symbol_json(*nearest.symbol);
             item["query"] = vmi::hex_address(address);

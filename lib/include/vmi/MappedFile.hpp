@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace vmi {
 
 class MappedFile {
 public:
-    MappedFile(const std::string& path, bool writable);
+    // `kind` names the file in errors: "cannot open image 'x': ...".
+    MappedFile(const std::string& path, bool writable, std::string_view kind = "image");
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;

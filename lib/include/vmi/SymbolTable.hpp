@@ -2,26 +2,37 @@
 // Kernel symbols from a System.map or a copy of /proc/kallsyms (same format:
 // "ADDRESS TYPE NAME [module]"). Lookup by name, by address and by glob.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "vmi/MappedFile.hpp"
 
 namespace vmi {
 
+// Names point into the table's own copy of the file: a 100k-line kallsyms
+// loads without 100k allocations.
 struct Symbol {
     std::uint64_t address = 0;
     char type = '?';
-    std::string name;
-    std::string module; // kallsyms "[module]" suffix, empty for the kernel image
+    std::string_view name;
+    std::string_view module; // kallsyms "[module]" suffix, empty for the kernel image
 };
 
 class SymbolTable {
 public:
     // Parses System.map/kallsyms text; `origin` names the source in errors.
-    static SymbolTable parse(std::string_view text, const std::string& origin);
+    static SymbolTable parse(std::string text, const std::string& origin);
+    // Maps the file and parses it in place.
     static SymbolTable load(const std::string& path);
+
+    SymbolTable() = default;
+    SymbolTable(SymbolTable&&) = default;
+    SymbolTable& operator=(SymbolTable&&) = default;
+    SymbolTable(const SymbolTable&) = delete; // symbols point into text_
+    SymbolTable& operator=(const SymbolTable&) = delete;
 
     const std::string& origin() const { return origin_; }
     std::size_t size() const { return symbols_.size(); }
@@ -46,12 +57,20 @@ public:
     void relocate(std::int64_t slide);
 
 private:
+    void parse_lines(std::string_view text);
     void index();
 
     std::string origin_;
+    // The text the names point into, on the heap so moving the table keeps
+    // them valid: a mapped file, or a string given to parse().
+    std::unique_ptr<MappedFile> file_;
+    std::unique_ptr<std::string> text_;
     std::vector<Symbol> symbols_;
-    std::unordered_map<std::string_view, std::size_t> by_name_;
-    std::vector<std::size_t> by_address_;
+    // An open-addressing hash of symbol indices (kernel image before modules)
+    // and indices sorted by address: flat arrays load faster than 100k nodes.
+    static constexpr std::uint32_t EMPTY_SLOT = UINT32_MAX;
+    std::vector<std::uint32_t> by_name_;
+    std::vector<std::uint32_t> by_address_;
 };
 
 } // namespace vmi

@@ -35,11 +35,30 @@ bool translates_to(PhysicalMemory& memory, PagingMode mode, std::uint64_t dtb, s
     return t.ok && t.physical == pa;
 }
 
-// Physical addresses of "Linux version " with the banner symbol's page
-// offset: where linux_banner can be, whatever the slide.
-std::vector<std::uint64_t> find_banner_copies(PhysicalMemory& memory, std::uint64_t banner_page_offset)
+bool banner_text_at(PhysicalMemory& memory, std::uint64_t pa)
+{
+    char text[BANNER_PREFIX.size()];
+    if (!memory.is_ram(pa, sizeof text)) return false;
+    memory.read(pa, {reinterpret_cast<std::uint8_t*>(text), sizeof text});
+    return std::memcmp(text, BANNER_PREFIX.data(), sizeof text) == 0;
+}
+
+// Physical addresses of "Linux version " where linux_banner can be, whatever
+// the slide. The kernel is loaded at a physical address aligned to
+// CONFIG_PHYSICAL_ALIGN (2 MiB or more on x86-64 and on Debian's i386), as is
+// its link address, so the banner keeps its offset within 2 MiB: that is a
+// few hundred probes. Kernels aligned more finely get a scan of all RAM.
+std::vector<std::uint64_t> find_banner_copies(PhysicalMemory& memory, std::uint64_t banner)
 {
     std::vector<std::uint64_t> found;
+    constexpr std::uint64_t ALIGN = 0x200000;
+    for (const PhysicalRange& range : memory.ranges()) {
+        std::uint64_t first = (range.start & ~(ALIGN - 1)) | (banner & (ALIGN - 1));
+        for (std::uint64_t pa = first; pa < range.end() && found.size() < MAX_BANNER_CANDIDATES; pa += ALIGN)
+            if (pa >= range.start && banner_text_at(memory, pa)) found.push_back(pa);
+    }
+    if (!found.empty()) return found;
+
     constexpr std::size_t CHUNK = 4 << 20;
     std::vector<std::uint8_t> buffer(CHUNK + BANNER_PREFIX.size());
     for (const PhysicalRange& range : memory.ranges()) {
@@ -47,13 +66,12 @@ std::vector<std::uint64_t> find_banner_copies(PhysicalMemory& memory, std::uint6
             std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), range.end() - at));
             memory.read(at, {buffer.data(), n});
             const std::uint8_t* data = buffer.data();
-            const std::uint8_t* end = data + n;
+            const std::uint8_t* end = data + std::min(n, CHUNK + BANNER_PREFIX.size() - 1);
             for (const std::uint8_t* hit = data;
                  (hit = static_cast<const std::uint8_t*>(::memmem(hit, end - hit, BANNER_PREFIX.data(), BANNER_PREFIX.size())));
                  ++hit) {
                 std::uint64_t pa = at + (hit - data);
-                if (hit - data >= static_cast<std::ptrdiff_t>(CHUNK)) break; // the next chunk sees it
-                if ((pa & 0xfff) == banner_page_offset) found.push_back(pa);
+                if ((pa & 0xfff) == (banner & 0xfff)) found.push_back(pa);
                 if (found.size() >= MAX_BANNER_CANDIDATES) return found;
             }
         }
@@ -86,10 +104,7 @@ std::vector<std::int64_t> candidate_slides(PagingMode mode, std::uint64_t pa, st
 bool banner_readable(PhysicalMemory& memory, PagingMode mode, std::uint64_t dtb, std::uint64_t banner)
 {
     Translation t = PageWalker(memory, mode, dtb).translate(banner);
-    if (!t.ok || !memory.is_ram(t.physical, BANNER_PREFIX.size())) return false;
-    char text[BANNER_PREFIX.size()];
-    memory.read(t.physical, {reinterpret_cast<std::uint8_t*>(text), sizeof text});
-    return std::memcmp(text, BANNER_PREFIX.data(), sizeof text) == 0;
+    return t.ok && banner_text_at(memory, t.physical);
 }
 
 std::string describe_slide(std::int64_t slide)
@@ -156,7 +171,7 @@ KernelLocation locate_linux_kernel(PhysicalMemory& memory, const SymbolTable& sy
 
     // Every copy of the banner text at the right page offset is a candidate;
     // a slide fits when the page tables map linux_banner + slide onto it.
-    std::vector<std::uint64_t> copies = find_banner_copies(memory, banner->address & 0xfff);
+    std::vector<std::uint64_t> copies = find_banner_copies(memory, banner->address);
     diag::note("{} candidate{} for linux_banner in RAM", copies.size(), copies.size() == 1 ? "" : "s");
     for (std::uint64_t pa : copies) {
         for (PagingMode mode : modes) {
