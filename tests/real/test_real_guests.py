@@ -116,6 +116,10 @@ def check_guest(results, tools, name, guest_dir, scratch):
                       f"rc={rc} {err}\n" + "\n".join(f"{n}: expected {e} got {g}" for (n, _), e, g
                                                       in zip(samples, expected, got) if e != g))
 
+        rc, out, err = tools.run("vmi-ksym", *common, "linux_banner")
+        banner = int(out, 16) if rc == 0 else 0
+        results.check(rc == 0, f"{what}: vmi-ksym finds linux_banner", err)
+
         name0, address0 = samples[0]
         rc, out, err = tools.run("vmi-ksym", *common, "--reverse", f"{address0 + 1:#x}")
         results.check(rc == 0 and out.strip() == f"{name0}+0x1",
@@ -126,6 +130,13 @@ def check_guest(results, tools, name, guest_dir, scratch):
         rc, by_va, err = tools.run("vmi-read", *common, "--va", f"{address0:#x}", "--raw", "--count", 64)
         results.check(rc == 0 and by_symbol == by_va and len(by_va) > 0,
                       f"{what}: --va of {name0}'s kallsyms address reads the same bytes as --ksym", err)
+
+        # Through the page tables of the process that was on the CPU (its CR3,
+        # as the guest's registers gave it) instead of the kernel's own.
+        rc, out, err = tools.run("vmi-read", *common, "--va", f"{banner:#x}", "--dtb", env["GUEST_CR3"],
+                                 "--as", "string")
+        results.check(rc == 0 and out.rstrip("\n") == version,
+                      f"{what}: the banner through --dtb {env['GUEST_CR3']} (a process's page tables)", out + err)
 
         for hole in hole_addresses(image):
             rc, out, err = tools.run("vmi-read", "--image", image, "--pa", f"{hole:#x}")
