@@ -3,10 +3,13 @@
 # Usage: scripts/install-deps.sh [--test]   (--test adds what the real-guest tests use)
 set -euo pipefail
 
-packages=(cmake make g++ pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev doctest-dev)
+packages=(cmake make g++ pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev doctest-dev
+          libbpf-dev zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev)
 if [ "${1:-}" = "--test" ]; then
     # QEMU boots the test guests; the i386 guests need i386 busybox.
     packages+=(python3 qemu-system-x86 busybox-static busybox-static:i386 cpio xz-utils)
+    # The kernel-image unit tests compress with every compressor the kernel's build knows.
+    packages+=(gzip bzip2 lzop lz4 zstd)
 fi
 
 as_root() {
