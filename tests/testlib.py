@@ -2,9 +2,13 @@
 
 Each test script prints one line per check and ends with 'N passed, N failed'.
 """
+import lzma
 import os
 import subprocess
 import sys
+
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
 class Results:
@@ -75,3 +79,35 @@ def read_kallsyms(path):
             module = parts[3].strip("[]") if len(parts) > 3 else ""
             symbols.append((int(parts[0], 16), parts[1], parts[2], module))
     return symbols
+
+
+def guest_sysmap(guest_dir, env, scratch):
+    """The guest's kallsyms where it has data symbols (amd64); else the real
+    System.map from the kernel's profile (Debian's i386 kernels lack them)."""
+    if env["GUEST_ARCH"] == "x86_64":
+        return os.path.join(guest_dir, "kallsyms")
+    profile = os.path.join(REPO, "share", "profiles", env["GUEST_RELEASE"], "System.map.xz")
+    if not os.path.exists(profile):
+        raise SystemExit(f"no profile for {env['GUEST_RELEASE']}: run share/profiles/generate-profile.sh "
+                         f"{env['GUEST_RELEASE']}")
+    out = os.path.join(scratch, f"System.map-{env['GUEST_RELEASE']}")
+    if not os.path.exists(out):
+        with lzma.open(profile) as src, open(out, "wb") as dst:
+            dst.write(src.read())
+    return out
+
+
+def linux_guest_config(name, guest_dir, env, scratch):
+    """A config entry for the guest: offsets from the guest's BTF (amd64) or
+    from explicit keys of the kernel's profile (i386, no BTF)."""
+    lines = [f"{name} {{", '    ostype = "Linux";', f'    sysmap = "{guest_sysmap(guest_dir, env, scratch)}";']
+    if env["GUEST_ARCH"] == "x86_64":
+        lines.append(f'    btf = "{guest_dir}/vmlinuz";')
+    else:
+        with open(os.path.join(REPO, "share", "profiles", env["GUEST_RELEASE"], "offsets.conf")) as f:
+            lines += ["    " + line.strip() for line in f if line.strip() and not line.startswith("#")]
+    lines.append("}")
+    path = os.path.join(scratch, f"{name}.conf")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path

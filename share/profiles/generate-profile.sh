@@ -12,8 +12,8 @@
 # System.map and vmlinux are extracted from it, into a temp dir removed on exit.
 set -euo pipefail
 
-STRUCTS=(task_struct mm_struct cred list_head module module_layout signal_struct
-         pid upid nsproxy pid_namespace kernel_symbol)
+STRUCTS=(task_struct mm_struct cred list_head module module_layout module_use signal_struct
+         pid upid nsproxy pid_namespace kernel_symbol kthread worker)
 # Symbols every profile must have: the tools find the kernel and its page tables by them.
 REQUIRED_SYMBOLS=(linux_banner init_task swapper_pg_dir _stext)
 

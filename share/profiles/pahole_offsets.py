@@ -28,9 +28,12 @@ FIELDS = [
     ("linux_tgid", ["task_struct.tgid"]),
     ("linux_parent", ["task_struct.real_parent"]),
     ("linux_cred", ["task_struct.cred"]),
-    ("linux_cred_uid", ["cred.uid"]),
-    ("linux_cred_gid", ["cred.gid"]),
+    # Effective ids, as ps shows them (cred.uid/gid are the real ids, which differ only
+    # for set-id programs). The key names stay for compatibility with existing configs.
+    ("linux_cred_uid", ["cred.euid"]),
+    ("linux_cred_gid", ["cred.egid"]),
     ("linux_state", ["task_struct.__state", "task_struct.state"]),
+    ("linux_exit_state", ["task_struct.exit_state"]),  # EXIT_ZOMBIE/EXIT_DEAD; __state says nothing then
     ("linux_flags", ["task_struct.flags"]),
     ("linux_thread_group", ["task_struct.thread_group"]),
     ("linux_active_mm", ["task_struct.active_mm"]),
@@ -44,8 +47,22 @@ FIELDS = [
     ("linux_module_core_base", ["module.core_layout.base"]),
     ("linux_module_core_size", ["module.core_layout.size"]),
     ("linux_module_init_size", ["module.init_layout.size"]),
+    # Module dependencies (lsmod's "Used by"): module.source_list heads a list of
+    # module_use linked through module_use.source_list, each naming the user in .source.
+    ("linux_module_source_list", ["module.source_list"]),
+    ("linux_module_use_source_list", ["module_use.source_list"]),
+    ("linux_module_use_source", ["module_use.source"]),
+    # The names procfs shows for kernel threads: kthread.full_name (5.17+), and a
+    # workqueue worker's description. task_struct.worker_private (6.0+) or, before,
+    # set_child_tid points at the struct kthread.
+    ("linux_kthread", ["task_struct.worker_private", "task_struct.set_child_tid"]),
+    ("linux_kthread_full_name", ["kthread.full_name"]),
+    ("linux_kthread_data", ["kthread.data"]),
+    ("linux_worker_pool", ["worker.pool"]),
+    ("linux_worker_current_work", ["worker.current_work"]),
+    ("linux_worker_desc", ["worker.desc"]),
 ]
-CONSTANTS = [("linux_name_len", 16)]  # TASK_COMM_LEN
+CONSTANTS = [("linux_name_len", 16), ("linux_worker_desc_len", 24)]  # TASK_COMM_LEN, WORKER_DESC_LEN
 
 STRUCT_START = re.compile(r"^(struct|union)\s+(\w+)\s*\{\s*$")
 # A member line: declaration; /* offset[:bit] size */

@@ -8,7 +8,6 @@ printed: its /proc/version and its /proc/kallsyms.
 """
 import argparse
 import json
-import lzma
 import os
 import random
 import struct
@@ -16,26 +15,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import Results, Tools, guest_dir_root, read_guest_env, read_kallsyms  # noqa: E402
+from testlib import Results, Tools, guest_dir_root, guest_sysmap, read_guest_env, read_kallsyms  # noqa: E402
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 GUESTS = ["amd64-4level", "amd64-5level-kaslr", "i386-pae", "i386-2level"]
-
-
-def sysmap_for(guest_dir, env, scratch):
-    """The guest's kallsyms where it has data symbols (amd64); else the real
-    System.map from the kernel's profile (Debian's i386 kernels lack them)."""
-    if env["GUEST_ARCH"] == "x86_64":
-        return os.path.join(guest_dir, "kallsyms")
-    profile = os.path.join(REPO, "share", "profiles", env["GUEST_RELEASE"], "System.map.xz")
-    if not os.path.exists(profile):
-        raise SystemExit(f"no profile for {env['GUEST_RELEASE']}: run share/profiles/generate-profile.sh "
-                         f"{env['GUEST_RELEASE']}")
-    out = os.path.join(scratch, f"System.map-{env['GUEST_RELEASE']}")
-    if not os.path.exists(out):
-        with lzma.open(profile) as src, open(out, "wb") as dst:
-            dst.write(src.read())
-    return out
 
 
 def elf_load_segments(path):
@@ -84,7 +66,7 @@ def sample_text_symbols(kallsyms, count, seed):
 
 def check_guest(results, tools, name, guest_dir, scratch):
     env = read_guest_env(guest_dir)
-    sysmap = sysmap_for(guest_dir, env, scratch)
+    sysmap = guest_sysmap(guest_dir, env, scratch)
     with open(os.path.join(guest_dir, "version.txt")) as f:
         version = f.read().rstrip("\n")
     kallsyms = read_kallsyms(os.path.join(guest_dir, "kallsyms"))
