@@ -43,6 +43,10 @@ AddressTarget AddressTarget::resolve(const AddressOptions& options, Session& ses
     } else {
         fail("no address given: use one of --pa ADDR, --va ADDR or --ksym NAME[+OFF]");
     }
+    if (target.space_ && diag::verbose()) {
+        Translation t = target.space_->try_translate(target.address_);
+        if (t.ok) diag::note("virtual {:#x} is physical {:#x} ({} KiB page)", target.address_, t.physical, t.page_size >> 10);
+    }
     return target;
 }
 

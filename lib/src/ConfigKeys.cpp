@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "vmi/LinuxLayout.hpp"
+
 namespace vmi {
 namespace {
 
@@ -43,8 +45,9 @@ constexpr std::array KEYS{
     ConfigKey{"aarch64_ttbr0_granule_size", N, false},
     ConfigKey{"aarch64_ttbr1_va_width", N, false},
     ConfigKey{"aarch64_ttbr1_granule_size", N, false},
-    // Ours.
+    // Ours; the structure-layout keys (linux_tgid, ...) come from LinuxLayout.
     ConfigKey{"image", T, true},
+    ConfigKey{"btf", T, true},
 };
 
 } // namespace
@@ -53,6 +56,8 @@ std::optional<ConfigKey> find_config_key(std::string_view name)
 {
     for (const ConfigKey& key : KEYS)
         if (key.name == name) return key;
+    for (const LayoutFieldSpec& field : linux_layout_fields())
+        if (field.key == name) return ConfigKey{field.key, N, true};
     return std::nullopt;
 }
 

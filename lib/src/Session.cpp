@@ -4,6 +4,7 @@
 #include "vmi/Diagnostics.hpp"
 #include "vmi/Error.hpp"
 #include "vmi/ImageFile.hpp"
+#include "vmi/KernelBtf.hpp"
 #include "vmi/LinuxKernelLocator.hpp"
 
 namespace vmi {
@@ -61,10 +62,21 @@ Session Session::open(const SessionOptions& options, bool memory_optional)
     if (session.entry_) {
         if (auto slide = session.entry_->number("linux_kaslr")) session.kaslr_slide_ = static_cast<std::int64_t>(*slide);
     }
+    session.btf_path_ = options.btf;
+    if (session.btf_path_.empty() && session.entry_) session.btf_path_ = session.entry_->text("btf").value_or("");
     session.pagemode_flag_ = options.pagemode;
     if (!session.pagemode_flag_.empty() && !parse_paging_mode(session.pagemode_flag_))
         fail("--pagemode: unknown paging mode '{}' (expected legacy, pae, ia32e or la57)", session.pagemode_flag_);
     return session;
+}
+
+const KernelBtf* Session::btf()
+{
+    if (!btf_ && !btf_path_.empty()) {
+        btf_ = std::make_shared<KernelBtf>(KernelBtf::load(btf_path_));
+        diag::note("{}", btf_->describe());
+    }
+    return btf_.get();
 }
 
 PhysicalMemory& Session::memory()
@@ -145,6 +157,7 @@ void Session::locate_kernel()
         found = {*hints.mode, *hints.dtb, 0, hints.dtb_source + " (unchecked: no symbols)"};
     } else {
         found = locate_linux_kernel(mem, load_symbols(), hints);
+        slide_ = found.slide;
         if (found.slide != 0) {
             symbols_->relocate(found.slide);
             diag::note("symbols relocated by the KASLR slide {:#x}", static_cast<std::uint64_t>(found.slide));

@@ -10,6 +10,8 @@ void add_session_options(CLI::App& app, SessionOptions& options)
                    "~/.config/vmitools/vmi.conf, /etc/vmitools/vmi.conf)");
     app.add_option("--image", options.image, "Memory dump to read (ELF core or raw), instead of a config entry's image");
     app.add_option("--sysmap", options.sysmap, "System.map or copy of the guest's /proc/kallsyms");
+    app.add_option("--btf", options.btf,
+                   "Kernel BTF for structure offsets: a vmlinux, a vmlinuz/bzImage, or a copy of /sys/kernel/btf/vmlinux");
     app.add_option("--pagemode", options.pagemode, "Paging mode when the source has no registers: legacy, pae, ia32e, la57");
     app.add_option("--format", options.format_text, "Output format: text, json or jsonl")->default_str("text");
     app.add_flag("-v,--verbose", options.verbose, "Say on stderr what was found and how");

@@ -36,8 +36,10 @@ public:
     // Registers of vCPU 0 where the source has them.
     virtual std::optional<CpuRegisters> registers() const = 0;
 
-    // Stop/restart the guest's vCPUs. No-ops for sources that do not run.
-    virtual void pause() {}
+    // Stop/restart the guest's vCPUs. pause() returns whether this call
+    // stopped a running guest (false for sources that do not run, and for a
+    // guest that was paused already, which must then be left paused).
+    virtual bool pause() { return false; }
     virtual void resume() {}
 
     virtual bool writable() const = 0;

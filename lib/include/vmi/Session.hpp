@@ -15,6 +15,8 @@
 
 namespace vmi {
 
+class KernelBtf;
+
 class Session {
 public:
     // Opens the config entry and memory source the options name. With
@@ -40,6 +42,12 @@ public:
     // Another address space (a process's) under the kernel's paging mode.
     AddressSpace address_space(std::uint64_t dtb);
 
+    // The kernel's BTF from --btf or the config's btf key; nullptr when
+    // neither is given.
+    const KernelBtf* btf();
+    // The KASLR slide applied to the symbols (0 until the kernel is found).
+    std::int64_t kaslr_slide() const { return slide_; }
+
     const ConfigEntry* config_entry() const { return entry_ ? &*entry_ : nullptr; }
 
 private:
@@ -50,6 +58,9 @@ private:
     std::optional<ConfigEntry> entry_;
     std::unique_ptr<PhysicalMemory> memory_;
     std::string sysmap_path_;
+    std::string btf_path_;
+    std::shared_ptr<KernelBtf> btf_;
+    std::int64_t slide_ = 0;
     std::optional<std::int64_t> kaslr_slide_;
     std::string pagemode_flag_;
     std::optional<SymbolTable> symbols_;

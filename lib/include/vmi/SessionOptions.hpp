@@ -19,6 +19,7 @@ struct SessionOptions {
     std::string image;       // --image
     std::string sysmap;      // --sysmap
     std::string pagemode;    // --pagemode
+    std::string btf;         // --btf
     std::string format_text = "text";
     bool verbose = false;
     bool writable_image = false; // set by tools that write (vmi-write --writable-image)

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""vmi-ps and vmi-lsmod against real Linux guests (the paper's Tables 1 and 2).
+
+Every guest built by tests/guests/build-guests.sh, ELF and raw dump alike:
+the process list must be the one the guest read from its own /proc just
+before it was paused (procs.txt, threads.txt, cmdline.txt), and the module
+list its own /proc/modules. amd64 guests take structure offsets from BTF (the
+guest's own vmlinuz); i386 guests, whose kernels have no BTF, from explicit
+config keys (share/profiles/<release>/offsets.conf).
+
+Known, documented differences that are not errors:
+- the processes that did the listing (recorded by the guest) may have exited
+  or changed state by the time of the dump;
+- a kworker's "-description" (the workqueue it last ran, which procfs
+  appends to its name as vmi-ps does) may have changed in between.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import Results, Tools, guest_dir_root, linux_guest_config, read_guest_env  # noqa: E402
+
+GUESTS = ["amd64-4level", "amd64-5level-kaslr", "i386-pae", "i386-2level", "amd64-2000procs", "amd64-busy-kpti"]
+
+
+def read_columns(path, count):
+    """Rows of a whitespace-separated file whose last column may hold spaces."""
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parts = line.rstrip("\n").split(None, count - 1)
+            if len(parts) == count:
+                rows.append(parts)
+            elif len(parts) == count - 1:
+                rows.append(parts + [""])
+    return rows
+
+
+def lister_pids(guest_dir):
+    """Pids of the guest's own listing processes (lister.txt or the console)."""
+    pids = set()
+    path = os.path.join(guest_dir, "lister.txt")
+    text = open(path).read() if os.path.exists(path) else ""
+    if not text:
+        console = open(os.path.join(guest_dir, "console.log"), errors="replace").read()
+        if "@@VMI BEGIN lister@@" in console:
+            text = console.split("@@VMI BEGIN lister@@", 1)[1].split("@@VMI END lister@@", 1)[0]
+    for word in text.split():
+        if word.isdigit():
+            pids.add(word)
+    return pids
+
+
+def same_name(guest_name, our_name):
+    """Names equal; a kworker's "-description" may name a later work item."""
+    if guest_name == our_name:
+        return True
+    base = lambda name: re.split(r"[-+]", name, maxsplit=1)[0]  # noqa: E731
+    return our_name.startswith("kworker/") and base(guest_name) == base(our_name)
+
+
+def compare_processes(results, what, ours, guest, lister, fields):
+    """ours/guest: {pid: [field values..., name]}; lister pids may differ."""
+    problems = []
+    for pid in sorted(set(ours) | set(guest), key=int):
+        if pid in lister:
+            continue
+        if pid not in ours:
+            problems.append(f"pid {pid} ({guest[pid][-1]}) missing from vmi-ps")
+        elif pid not in guest:
+            problems.append(f"pid {pid} ({ours[pid][-1]}) not in the guest's list")
+        else:
+            a, b = ours[pid], guest[pid]
+            if not same_name(b[-1], a[-1]) or a[:-1] != b[:-1]:
+                problems.append(f"pid {pid}: vmi-ps {a} guest {b}")
+    results.check(not problems and len(ours) > 20,
+                  f"{what}: vmi-ps matches the guest's own list ({', '.join(fields)}) for {len(ours)} processes",
+                  "\n".join(problems[:20]))
+
+
+def check_guest(results, tools, name, guest_dir, scratch):
+    env = read_guest_env(guest_dir)
+    config = linux_guest_config(name, guest_dir, env, scratch)
+    lister = lister_pids(guest_dir)
+    has_procs = os.path.exists(os.path.join(guest_dir, "procs.txt"))
+    for kind in ("elf", "raw"):
+        what = f"{name} {kind}"
+        common = ["-c", config, name, "--image", os.path.join(guest_dir, f"memory.{kind}")]
+
+        if has_procs:
+            rc, out, err = tools.run("vmi-ps", *common, "-o", "pid,ppid,uid,gid,state,name", "--no-headers")
+            ours = {r[0]: r[1:] for r in (line.split(" ", 5) for line in out.splitlines())}
+            guest = {r[0]: r[1:] for r in read_columns(os.path.join(guest_dir, "procs.txt"), 6)}
+            ok = results.check(rc == 0 and err == "", f"{what}: vmi-ps runs cleanly", f"rc={rc} {err}")
+            if ok:
+                compare_processes(results, what, ours, guest, lister, ["pid", "ppid", "uid", "gid", "state", "name"])
+        else:
+            rc, out, err = tools.run("vmi-ps", *common, "-o", "pid,name", "--no-headers")
+            ours = {r[0]: r[1:] for r in (line.split(" ", 1) for line in out.splitlines())}
+            rows = read_columns(os.path.join(guest_dir, "ps.txt"), 5)[1:]
+            guest = {r[0]: [r[4]] for r in rows}
+            compare_processes(results, what, ours, guest, lister | {max(guest, key=int)}, ["pid", "name"])
+
+        threads_file = os.path.join(guest_dir, "threads.txt")
+        if os.path.exists(threads_file):
+            rc, out, err = tools.run("vmi-ps", *common, "--threads", "-o", "pid,tid,name", "--no-headers")
+            ours = {r[1]: [r[0], r[2]] for r in (line.split(" ", 2) for line in out.splitlines())}
+            guest = {r[1]: [r[0], r[2]] for r in read_columns(threads_file, 3)}
+            compare_processes(results, f"{what} --threads", ours, guest, lister, ["pid", "tid", "name"])
+            multi = [pid for pid in {v[0] for v in ours.values()} if sum(1 for v in ours.values() if v[0] == pid) > 1]
+            results.check(rc == 0 and (env["GUEST_ARCH"] != "x86_64" or multi),
+                          f"{what}: --threads lists the threads of a multi-threaded process", f"rc={rc} {err}")
+
+        cmdline_file = os.path.join(guest_dir, "cmdline.txt")
+        if os.path.exists(cmdline_file):
+            rc, out, err = tools.run("vmi-ps", *common, "-o", "pid,name,cmd", "--no-headers")
+            ours = {r[0]: r for r in (line.split(" ", 2) for line in out.splitlines())}
+            problems = []
+            for pid, args in read_columns(cmdline_file, 2):
+                if pid in lister or pid not in ours:
+                    continue
+                expected = args.strip() if args.strip() else f"[{ours[pid][1]}]"
+                if ours[pid][2] != expected:
+                    problems.append(f"pid {pid}: vmi-ps '{ours[pid][2]}' guest '{expected}'")
+            results.check(rc == 0 and not problems,
+                          f"{what}: vmi-ps cmd (read through each process's own page tables) matches "
+                          f"/proc/PID/cmdline", "\n".join(problems[:20]) + err)
+
+        rc, out, err = tools.run("vmi-ps", *common, "--format", "json")
+        ok = rc == 0
+        if ok:
+            items = json.loads(out)
+            keys = {"pid", "ppid", "uid", "gid", "state", "name", "task", "dtb", "kernel_thread"}
+            ok = len(items) > 20 and all(keys <= set(i) for i in items) and \
+                all((i["dtb"] is None) == i["kernel_thread"] for i in items if i["pid"] not in (1,))
+        rc2, out2, _ = tools.run("vmi-ps", *common, "--format", "jsonl")
+        ok = ok and rc2 == 0 and [json.loads(line) for line in out2.splitlines()] == items
+        results.check(ok, f"{what}: vmi-ps --format json/jsonl carry every field; user processes have a dtb",
+                      err)
+
+        rc, out, err = tools.run("vmi-lsmod", *common, "--format", "json")
+        ours = {m["name"]: m for m in json.loads(out)} if rc == 0 else {}
+        problems = []
+        with open(os.path.join(guest_dir, "modules.txt")) as f:
+            guest_modules = [line.split() for line in f if line.strip()]
+        for name_, size, refs, deps, state, address in guest_modules:
+            m = ours.get(name_)
+            got = m and [str(m["size"]), str(m["refcount"]), ",".join(m["used_by"]) + "," if m["used_by"] else "-",
+                         m["state"], m["address"]]
+            want = [size, refs, deps, state, hex(int(address, 16))]
+            if got != want:
+                problems.append(f"{name_}: vmi-lsmod {got} guest {want}")
+        results.check(rc == 0 and not problems and len(ours) == len(guest_modules),
+                      f"{what}: vmi-lsmod matches the guest's /proc/modules ({len(guest_modules)} modules: "
+                      f"name, size, refcount, users, state, address)", "\n".join(problems) + err)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bin", required=True, help="build/tools directory")
+    parser.add_argument("--guests", default=guest_dir_root())
+    parser.add_argument("names", nargs="*", default=GUESTS)
+    args = parser.parse_args()
+    results = Results()
+    tools = Tools(args.bin)
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in args.names:
+            guest_dir = os.path.join(args.guests, name)
+            if not os.path.exists(os.path.join(guest_dir, "done")):
+                results.check(False, f"{name}: guest built", f"{guest_dir} missing: run tests/guests/build-guests.sh")
+                continue
+            check_guest(results, tools, name, guest_dir, scratch)
+    return results.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
