@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --test
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVMI_SANITIZE=OFF >/dev/null
 cmake --build build -j"$(nproc)"
 tests/guests/build-guests.sh amd64-4level
 guest=${VMI_GUEST_DIR:-$HOME/.cache/vmitools/guests}/amd64-4level
@@ -17,13 +17,20 @@ demo {
     ostype = "Linux";
     image = "$guest/memory.elf";
     sysmap = "$guest/kallsyms";
+    btf = "$guest/vmlinuz";
 }
 CONF
 
 run() { printf '\n$ %s\n' "$*"; "$@"; }
+run build/tools/vmi-ps/vmi-ps -c build/demo.conf demo
+run build/tools/vmi-lsmod/vmi-lsmod -c build/demo.conf demo
 run build/tools/vmi-read/vmi-read -c build/demo.conf demo --ksym linux_banner --as string
 run build/tools/vmi-ksym/vmi-ksym -c build/demo.conf demo init_task linux_banner
 run build/tools/vmi-ksym/vmi-ksym -c build/demo.conf demo --reverse "$(build/tools/vmi-ksym/vmi-ksym -c build/demo.conf demo schedule)"
 run build/tools/vmi-read/vmi-read -c build/demo.conf demo --ksym init_task --count 64
 printf '\nThe guest itself said:\n'
 cat "$guest/version.txt"
+cat "$guest/modules.txt"
+printf '\nvmi-ps against the guest'"'"'s own process list (pid and name; only the listing\nprocesses and kworker descriptions may differ):\n'
+build/tools/vmi-ps/vmi-ps -c build/demo.conf demo -o pid,name --no-headers > build/demo-host.txt
+cut -d' ' -f1,6- "$guest/procs.txt" | diff build/demo-host.txt - && echo "identical"  || true
