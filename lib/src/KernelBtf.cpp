@@ -9,6 +9,8 @@
 #include <elf.h>
 #include <limits>
 
+#include "vmi/BtfCache.hpp"
+#include "vmi/Diagnostics.hpp"
 #include "vmi/Error.hpp"
 #include "vmi/KernelImage.hpp"
 #include "vmi/MappedFile.hpp"
@@ -244,8 +246,27 @@ KernelBtf::~KernelBtf() = default;
 
 KernelBtf KernelBtf::load(const std::string& path)
 {
+    using Owned = std::unique_ptr<struct btf, BtfFree>;
     MappedFile file(path, false, "BTF file");
-    return from_buffer(file.bytes(), path);
+    std::span<const std::uint8_t> bytes = file.bytes();
+    if (is_raw_btf(bytes) || is_elf(bytes)) return from_buffer(bytes, path);
+
+    // A compressed kernel: its BTF may be cached from an earlier run.
+    BtfCache cache(path);
+    if (std::unique_ptr<MappedFile> cached = cache.read()) {
+        try {
+            return KernelBtf(Owned(parse_btf(cached->bytes(), path, "cached BTF")), path,
+                             fmt::format("compressed kernel; its BTF from the cache, {}", cache.entry_path()));
+        } catch (const Error&) {
+            diag::note("ignoring the unreadable BTF cache entry {}", cache.entry_path()); // unpacked again below
+        }
+    }
+    KernelImage image = decompress_kernel_image(bytes, path);
+    std::string container = image.describe();
+    std::span<const std::uint8_t> section = btf_section(image.vmlinux, path, fmt::format("vmlinux ({})", container));
+    KernelBtf btf(Owned(parse_btf(section, path, ".BTF section")), path, container);
+    if (cache.write(section)) diag::note("cached the BTF of '{}' in {}", path, cache.entry_path());
+    return btf;
 }
 
 KernelBtf KernelBtf::from_buffer(std::span<const std::uint8_t> bytes, const std::string& origin)
@@ -266,7 +287,8 @@ KernelBtf::KernelBtf(std::unique_ptr<struct btf, BtfFree> btf, std::string origi
     : btf_(std::move(btf)), origin_(std::move(origin)), container_(std::move(container))
 {
     // One pass over all types up front: a vmlinux has ~100k of them, and
-    // libbpf's own name lookups are linear scans.
+    // libbpf's own name lookups are linear scans. Enumerators, which the
+    // tools rarely ask for, are searched when asked.
     const struct btf* b = btf_.get();
     std::uint32_t count = btf__type_cnt(b);
     for (std::uint32_t id = 1; id < count; ++id) {
@@ -279,21 +301,6 @@ KernelBtf::KernelBtf(std::unique_ptr<struct btf, BtfFree> btf, std::string origi
             // definition, an empty one is at best a placeholder.
             auto [it, inserted] = composites_.try_emplace(name, id);
             if (!inserted && btf_vlen(btf__type_by_id(b, it->second)) == 0 && btf_vlen(t) > 0) it->second = id;
-        } else if (btf_is_enum(t)) {
-            const struct btf_enum* values = btf_enum(t);
-            for (std::uint32_t i = 0; i < btf_vlen(t); ++i) {
-                const char* name = btf__name_by_offset(b, values[i].name_off);
-                // kind_flag set: signed enum; the value is an s32 either way in storage.
-                std::int64_t value = btf_kflag(t) ? std::int64_t{values[i].val}
-                                                  : std::int64_t{static_cast<std::uint32_t>(values[i].val)};
-                if (name && *name) enumerators_.try_emplace(name, value);
-            }
-        } else if (btf_is_enum64(t)) {
-            const struct btf_enum64* values = btf_enum64(t);
-            for (std::uint32_t i = 0; i < btf_vlen(t); ++i) {
-                const char* name = btf__name_by_offset(b, values[i].name_off);
-                if (name && *name) enumerators_.try_emplace(name, static_cast<std::int64_t>(btf_enum64_value(&values[i])));
-            }
         }
     }
 }
@@ -380,9 +387,28 @@ std::optional<std::uint64_t> KernelBtf::struct_size(std::string_view struct_name
 
 std::optional<std::int64_t> KernelBtf::enum_value(std::string_view enumerator) const
 {
-    auto it = enumerators_.find(enumerator);
-    if (it == enumerators_.end()) return std::nullopt;
-    return it->second;
+    const struct btf* b = btf_.get();
+    std::uint32_t count = btf__type_cnt(b);
+    for (std::uint32_t id = 1; id < count; ++id) {
+        const btf_type* t = btf__type_by_id(b, id);
+        if (!t) continue;
+        if (btf_is_enum(t)) {
+            const struct btf_enum* values = btf_enum(t);
+            for (std::uint32_t i = 0; i < btf_vlen(t); ++i) {
+                const char* name = btf__name_by_offset(b, values[i].name_off);
+                if (!name || name != enumerator) continue;
+                // kind_flag set: signed enum; the value is an s32 either way in storage.
+                return btf_kflag(t) ? std::int64_t{values[i].val} : std::int64_t{static_cast<std::uint32_t>(values[i].val)};
+            }
+        } else if (btf_is_enum64(t)) {
+            const struct btf_enum64* values = btf_enum64(t);
+            for (std::uint32_t i = 0; i < btf_vlen(t); ++i) {
+                const char* name = btf__name_by_offset(b, values[i].name_off);
+                if (name && name == enumerator) return static_cast<std::int64_t>(btf_enum64_value(&values[i]));
+            }
+        }
+    }
+    return std::nullopt;
 }
 
 std::size_t KernelBtf::type_count() const { return btf__type_cnt(btf_.get()) - 1; }

@@ -5,11 +5,15 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <optional>
 #include <filesystem>
 #include <string>
 #include <type_traits>
 
 #include "KernelImageBuilder.hpp"
+#include "vmi/BtfCache.hpp"
 #include "vmi/Error.hpp"
 #include "vmi/KernelBtf.hpp"
 
@@ -42,6 +46,27 @@ void check_demo_layout(const KernelBtf& btf)
     CHECK(btf.struct_size("demo") == 120u);
     CHECK(btf.enum_value("MOD_MEM_NUM_TYPES") == 3);
 }
+
+// Sets an environment variable for one test case.
+class ScopedEnv {
+public:
+    ScopedEnv(const char* name, const std::string& value) : name_(name)
+    {
+        if (const char* old = std::getenv(name)) old_ = old;
+        ::setenv(name, value.c_str(), 1);
+    }
+    ~ScopedEnv()
+    {
+        if (old_) ::setenv(name_, old_->c_str(), 1);
+        else ::unsetenv(name_);
+    }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+private:
+    const char* name_;
+    std::optional<std::string> old_;
+};
 
 } // namespace
 
@@ -129,6 +154,7 @@ TEST_CASE("ELF .BTF section, 64-bit and 32-bit (i386 kernels)")
 TEST_CASE("bzImage -> decompress -> ELF -> BTF, for every kernel compression")
 {
     TempDir dir;
+    ScopedEnv no_cache("VMI_BTF_CACHE", "0");
     const Bytes vmlinux = demo_vmlinux();
     for (KernelCompression compression : ALL_COMPRESSIONS) {
         std::string name(vmi::compression_name(compression));
@@ -149,6 +175,41 @@ TEST_CASE("bzImage -> decompress -> ELF -> BTF, for every kernel compression")
         CHECK(bare.member_offset("demo", "pid") == 12u);
         CHECK(bare.describe().find("(" + name + "-compressed file)") != std::string::npos);
     }
+}
+
+TEST_CASE("the BTF of a compressed kernel is cached; a changed kernel or a bad entry is unpacked again")
+{
+    TempDir dir;
+    ScopedEnv cache_dir("VMI_CACHE_DIR", dir.file("cache"));
+    std::optional<Bytes> packed = compress(KernelCompression::gzip, demo_vmlinux(), dir);
+    if (!packed) return; // no gzip: nothing to test
+    std::string path = dir.file("vmlinuz");
+    write_bytes(path, fake_bzimage(with_size_appended(*packed, static_cast<std::uint32_t>(demo_vmlinux().size()))));
+
+    KernelBtf first = KernelBtf::load(path);
+    CHECK(first.describe().find("(bzImage, gzip-compressed)") != std::string::npos);
+    vmi::BtfCache cache(path);
+    REQUIRE(cache.enabled());
+    CHECK(cache.entry_path().rfind(dir.file("cache") + "/btf/", 0) == 0);
+    REQUIRE(std::filesystem::exists(cache.entry_path()));
+
+    KernelBtf second = KernelBtf::load(path);
+    check_demo_layout(second);
+    CHECK(second.describe().find("BTF from the cache") != std::string::npos);
+
+    // A corrupt entry is ignored, and replaced.
+    write_bytes(cache.entry_path(), Bytes{0x9f, 0xeb, 1, 0, 0xff});
+    KernelBtf third = KernelBtf::load(path);
+    check_demo_layout(third);
+    CHECK(third.describe().find("(bzImage, gzip-compressed)") != std::string::npos);
+    CHECK(KernelBtf::load(path).describe().find("BTF from the cache") != std::string::npos);
+
+    // A rewritten kernel file is a different entry.
+    std::filesystem::last_write_time(path, std::filesystem::last_write_time(path) + std::chrono::seconds(5));
+    CHECK(vmi::BtfCache(path).entry_path() != cache.entry_path());
+
+    ScopedEnv off("VMI_BTF_CACHE", "0");
+    CHECK_FALSE(vmi::BtfCache(path).enabled());
 }
 
 TEST_CASE("bad BTF files: one clear error, no crash")
@@ -214,8 +275,10 @@ namespace {
 const KernelBtf* real_kernel_btf()
 {
     static std::string path = guest_dir() + "/amd64-4level/vmlinuz";
-    static std::optional<KernelBtf> btf = std::filesystem::exists(path) ? std::optional(KernelBtf::load(path))
-                                                                        : std::nullopt;
+    static std::optional<KernelBtf> btf = [] {
+        ScopedEnv no_cache("VMI_BTF_CACHE", "0"); // this test is about unpacking the real kernel
+        return std::filesystem::exists(path) ? std::optional(KernelBtf::load(path)) : std::nullopt;
+    }();
     if (!btf) MESSAGE("skipped: no guest kernel at " << path << " (tests/guests/build-guests.sh builds it)");
     return btf ? &*btf : nullptr;
 }

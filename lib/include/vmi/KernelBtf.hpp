@@ -66,7 +66,6 @@ private:
     std::string container_; // "raw BTF", "ELF .BTF section", "bzImage, xz-compressed"
     // Names point into libbpf's string section, which lives as long as btf_.
     std::unordered_map<std::string_view, std::uint32_t> composites_;
-    std::unordered_map<std::string_view, std::int64_t> enumerators_;
 };
 
 } // namespace vmi
