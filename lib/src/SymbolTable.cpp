@@ -113,12 +113,21 @@ void SymbolTable::index()
     }
 
     by_address_.clear();
+    by_address_ready_ = false;
+}
+
+const std::vector<std::uint32_t>& SymbolTable::address_order() const
+{
+    if (by_address_ready_) return by_address_;
+    by_address_.clear();
     for (std::uint32_t i = 0; i < symbols_.size(); ++i)
         if (!is_absolute(symbols_[i])) by_address_.push_back(i);
     auto by_address = [this](std::uint32_t a, std::uint32_t b) { return symbols_[a].address < symbols_[b].address; };
     // System.map and kallsyms are (almost) in address order already.
     if (!std::is_sorted(by_address_.begin(), by_address_.end(), by_address))
         std::stable_sort(by_address_.begin(), by_address_.end(), by_address);
+    by_address_ready_ = true;
+    return by_address_;
 }
 
 const Symbol* SymbolTable::find(std::string_view name) const
@@ -140,9 +149,10 @@ const Symbol& SymbolTable::require(std::string_view name) const
 
 SymbolTable::Nearest SymbolTable::nearest_below(std::uint64_t address) const
 {
-    auto it = std::upper_bound(by_address_.begin(), by_address_.end(), address,
+    const std::vector<std::uint32_t>& order = address_order();
+    auto it = std::upper_bound(order.begin(), order.end(), address,
                                [this](std::uint64_t a, std::uint32_t i) { return a < symbols_[i].address; });
-    if (it == by_address_.begin()) return {};
+    if (it == order.begin()) return {};
     const Symbol& symbol = symbols_[*(it - 1)];
     return {&symbol, address - symbol.address};
 }
@@ -156,7 +166,7 @@ std::vector<const Symbol*> SymbolTable::match(std::string_view glob) const
         return ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
     };
     std::vector<const Symbol*> matches;
-    for (std::uint32_t i : by_address_)
+    for (std::uint32_t i : address_order())
         if (matches_glob(symbols_[i])) matches.push_back(&symbols_[i]);
     for (const Symbol& symbol : symbols_) // absolute symbols are not in by_address_
         if (is_absolute(symbol) && matches_glob(symbol)) matches.push_back(&symbol);
@@ -167,6 +177,7 @@ void SymbolTable::relocate(std::int64_t slide)
 {
     for (Symbol& symbol : symbols_)
         if (!is_absolute(symbol)) symbol.address += static_cast<std::uint64_t>(slide);
+    by_address_ready_ = false; // a slide that wraps around changes the order
 }
 
 } // namespace vmi

@@ -59,6 +59,9 @@ public:
 private:
     void parse_lines(std::string_view text);
     void index();
+    // Indices sorted by address, built on first use: only --reverse and
+    // --list need them, and sorting 100k symbols is a fair part of a load.
+    const std::vector<std::uint32_t>& address_order() const;
 
     std::string origin_;
     // The text the names point into, on the heap so moving the table keeps
@@ -70,7 +73,8 @@ private:
     // and indices sorted by address: flat arrays load faster than 100k nodes.
     static constexpr std::uint32_t EMPTY_SLOT = UINT32_MAX;
     std::vector<std::uint32_t> by_name_;
-    std::vector<std::uint32_t> by_address_;
+    mutable std::vector<std::uint32_t> by_address_;
+    mutable bool by_address_ready_ = false;
 };
 
 } // namespace vmi
