@@ -98,19 +98,22 @@ int main(int argc, char** argv)
     std::printf("translations: %zu kernel pages, cold cache %.2f M/s, warm cache %.2f M/s (%s)\n", pages.size(),
                 pages.size() / cold_time / 1e6, pages.size() / warm_time / 1e6, std::string(vmi::name(kernel.mode())).c_str());
 
-    // Large virtual reads: the whole mapped kernel image, page by page.
-    std::vector<std::uint8_t> buffer(4096);
-    std::size_t mapped = 0;
-    for (std::uint64_t va = start; va + 4096 <= end; va += 4096)
-        if (kernel.try_translate(va).ok) mapped += 4096;
-    std::vector<std::uint8_t> big(16 << 20);
-    std::uint64_t big_start = start;
-    double read_time = median_seconds(5, [&] { kernel.read(big_start, big); });
-    std::printf("virtual read: 16 MiB from _stext in %.1f ms = %.0f MB/s (warm cache)\n", read_time * 1e3,
-                big.size() / read_time / 1e6);
+    // Large virtual reads: the longest mapped run of the kernel image, at most 16 MiB
+    // (a KPTI kernel leaves holes in it).
+    std::uint64_t run_start = start, best_start = start, best_length = 0;
+    for (std::uint64_t va = start; va < end; va += 4096) {
+        if (!kernel.try_translate(va).ok) {
+            run_start = va + 4096;
+            continue;
+        }
+        if (va + 4096 - run_start > best_length) best_start = run_start, best_length = va + 4096 - run_start;
+    }
+    std::vector<std::uint8_t> big(std::min<std::uint64_t>(best_length, 16 << 20));
+    double read_time = median_seconds(5, [&] { kernel.read(best_start, big); });
+    std::printf("virtual read: %zu MiB of the kernel image in %.1f ms = %.0f MB/s (warm cache)\n", big.size() >> 20,
+                read_time * 1e3, big.size() / read_time / 1e6);
     kernel.clear_cache();
-    double read_cold = median_seconds(1, [&] { kernel.read(big_start, big); });
-    std::printf("virtual read: 16 MiB from _stext, cold cache, %.0f MB/s\n", big.size() / read_cold / 1e6);
-    (void)mapped;
+    double read_cold = median_seconds(1, [&] { kernel.read(best_start, big); });
+    std::printf("virtual read: the same, cold cache, %.0f MB/s\n", big.size() / read_cold / 1e6);
     return sink == 42 ? 1 : 0;
 }

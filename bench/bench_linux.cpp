@@ -1,0 +1,99 @@
+// vmi-ps / vmi-lsmod cost on a real guest dump, split into attach and walk:
+//   attach = open the dump + load symbols + find the kernel (KASLR slide, DTB)
+//            + load BTF + resolve the structure layout
+//   walk   = the task list (leaders; with threads) and the module list
+//
+//   bench-linux GUEST_DIR [elf|raw]
+//
+// GUEST_DIR is a directory made by tests/guests/build-guests.sh; its vmlinuz
+// is the BTF source (amd64). Kernels without BTF need VMI_BENCH_CONFIG and
+// VMI_BENCH_VM naming a config entry with the offsets.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <vector>
+
+#include "vmi/Error.hpp"
+#include "vmi/KernelBtf.hpp"
+#include "vmi/LinuxKernel.hpp"
+#include "vmi/Session.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median_ms(int runs, const std::function<void()>& body)
+{
+    std::vector<double> times;
+    for (int i = 0; i < runs; ++i) {
+        auto start = Clock::now();
+        body();
+        times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+try {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: bench-linux GUEST_DIR [elf|raw]\n");
+        return 2;
+    }
+    std::string dir = argv[1];
+    std::string kind = argc > 2 ? argv[2] : "elf";
+    vmi::SessionOptions options;
+    if (const char* config = std::getenv("VMI_BENCH_CONFIG")) {
+        options.config_path = config;
+        options.vm = std::getenv("VMI_BENCH_VM") ? std::getenv("VMI_BENCH_VM") : "";
+    } else {
+        options.btf = dir + "/vmlinuz";
+    }
+    options.image = dir + "/memory." + kind;
+    options.sysmap = dir + "/kallsyms";
+    volatile std::size_t sink = 0;
+    const int runs = 15;
+
+    double open = median_ms(runs, [&] { sink = sink + vmi::Session::open(options).has_memory(); });
+    double symbols = median_ms(runs, [&] {
+        vmi::Session session = vmi::Session::open(options);
+        sink = sink + session.symbols().size();
+    });
+    double btf = median_ms(runs, [&] {
+        vmi::Session session = vmi::Session::open(options);
+        sink = sink + (session.btf() != nullptr);
+    });
+    double attach = median_ms(runs, [&] {
+        vmi::Session session = vmi::Session::open(options);
+        session.kernel();
+        vmi::LinuxKernel linux_kernel(session);
+        sink = sink + linux_kernel.layout().get("linux_tasks");
+    });
+
+    vmi::Session session = vmi::Session::open(options);
+    vmi::LinuxKernel linux_kernel(session);
+    std::size_t processes = 0, threads = 0, modules = 0;
+    double walk = median_ms(runs, [&] { processes = linux_kernel.tasks({}).tasks.size(); });
+    double walk_threads = median_ms(runs, [&] { threads = linux_kernel.tasks({.threads = true}).tasks.size(); });
+    double walk_modules = median_ms(runs, [&] { modules = linux_kernel.modules().modules.size(); });
+    double cmdlines = median_ms(runs, [&] {
+        for (const vmi::LinuxTask& task : linux_kernel.tasks({}).tasks) sink = sink + linux_kernel.command_line(task).size();
+    });
+
+    std::printf("%s (%s), medians of %d:\n", dir.c_str(), kind.c_str(), runs);
+    std::printf("  attach %.1f ms in all; from scratch: open %.1f, open + symbols + kernel/KASLR search %.1f, "
+                "open + BTF %.1f\n",
+                attach, open, symbols, btf);
+    std::printf("  walk: %zu processes %.2f ms (%.2f us each); %zu tasks with threads %.2f ms; %zu modules %.2f ms\n",
+                processes, walk, walk * 1e3 / std::max<std::size_t>(processes, 1), threads, walk_threads, modules,
+                walk_modules);
+    std::printf("  walk + every command line (own page tables): %.2f ms\n", cmdlines);
+    return sink == 42 ? 1 : 0;
+} catch (const vmi::Error& error) {
+    std::fprintf(stderr, "bench-linux: %s\n", error.what());
+    return 2;
+}
