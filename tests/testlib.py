@@ -111,3 +111,26 @@ def linux_guest_config(name, guest_dir, env, scratch):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path
+
+
+def run_per_guest(description, default_guests, check_guest):
+    """main() of a per-guest test script: check_guest(results, tools, name,
+    guest_dir, scratch) for each guest named on the command line (default:
+    default_guests); a guest that is not built is a failure."""
+    import argparse
+    import tempfile
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--bin", required=True, help="build/tools directory")
+    parser.add_argument("--guests", default=guest_dir_root())
+    parser.add_argument("names", nargs="*", default=default_guests)
+    args = parser.parse_args()
+    results = Results()
+    tools = Tools(args.bin)
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in args.names:
+            guest_dir = os.path.join(args.guests, name)
+            if not os.path.exists(os.path.join(guest_dir, "done")):
+                results.check(False, f"{name}: guest built", f"{guest_dir} missing: run tests/guests/build-guests.sh")
+                continue
+            check_guest(results, tools, name, guest_dir, scratch)
+    return results.finish()

@@ -14,15 +14,13 @@ Known, documented differences that are not errors:
 - a kworker's "-description" (the workqueue it last ran, which procfs
   appends to its name as vmi-ps does) may have changed in between.
 """
-import argparse
 import json
 import os
 import re
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import Results, Tools, guest_dir_root, linux_guest_config, read_guest_env  # noqa: E402
+from testlib import run_per_guest, linux_guest_config, read_guest_env  # noqa: E402
 
 GUESTS = ["amd64-4level", "amd64-5level-kaslr", "i386-pae", "i386-2level", "amd64-2000procs", "amd64-busy-kpti"]
 
@@ -160,21 +158,7 @@ def check_guest(results, tools, name, guest_dir, scratch):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bin", required=True, help="build/tools directory")
-    parser.add_argument("--guests", default=guest_dir_root())
-    parser.add_argument("names", nargs="*", default=GUESTS)
-    args = parser.parse_args()
-    results = Results()
-    tools = Tools(args.bin)
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in args.names:
-            guest_dir = os.path.join(args.guests, name)
-            if not os.path.exists(os.path.join(guest_dir, "done")):
-                results.check(False, f"{name}: guest built", f"{guest_dir} missing: run tests/guests/build-guests.sh")
-                continue
-            check_guest(results, tools, name, guest_dir, scratch)
-    return results.finish()
+    return run_per_guest(__doc__, GUESTS, check_guest)
 
 
 if __name__ == "__main__":

@@ -6,16 +6,14 @@ For every guest built by tests/guests/build-guests.sh (amd64 4-level, amd64
 and raw image), the tools' answers are compared with what the guest itself
 printed: its /proc/version and its /proc/kallsyms.
 """
-import argparse
 import json
 import os
 import random
 import struct
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import Results, Tools, guest_dir_root, guest_sysmap, read_guest_env, read_kallsyms  # noqa: E402
+from testlib import run_per_guest, guest_sysmap, read_guest_env, read_kallsyms  # noqa: E402
 
 GUESTS = ["amd64-4level", "amd64-5level-kaslr", "i386-pae", "i386-2level"]
 
@@ -139,21 +137,7 @@ def check_guest(results, tools, name, guest_dir, scratch):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bin", required=True, help="build/tools directory")
-    parser.add_argument("--guests", default=guest_dir_root())
-    parser.add_argument("names", nargs="*", default=GUESTS)
-    args = parser.parse_args()
-    results = Results()
-    tools = Tools(args.bin)
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in args.names:
-            guest_dir = os.path.join(args.guests, name)
-            if not os.path.exists(os.path.join(guest_dir, "done")):
-                results.check(False, f"{name}: guest built", f"{guest_dir} missing: run tests/guests/build-guests.sh")
-                continue
-            check_guest(results, tools, name, guest_dir, scratch)
-    return results.finish()
+    return run_per_guest(__doc__, GUESTS, check_guest)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "vmi/Error.hpp"
+#include "vmi/ImageFile.hpp"
+#include "vmi/PhysicalMemory.hpp"
+
 namespace vmi_test {
 
 class TempDir {
@@ -213,6 +217,29 @@ inline std::string pattern(std::size_t size, std::uint8_t tag)
     std::string out(size, '\0');
     for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<char>(tag ^ (i & 0xff) ^ ((i >> 8) & 0xff));
     return out;
+}
+
+// Reads and writes of guest-physical bytes as strings, and the error opening a file gives.
+inline std::string read_phys(vmi::PhysicalMemory& memory, std::uint64_t address, std::size_t size)
+{
+    std::string out(size, '\0');
+    memory.read(address, {reinterpret_cast<std::uint8_t*>(out.data()), size});
+    return out;
+}
+
+inline void write_phys(vmi::PhysicalMemory& memory, std::uint64_t address, std::string_view data)
+{
+    memory.write(address, {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
+}
+
+inline std::string open_error(const std::string& path, bool writable = false)
+{
+    try {
+        vmi::open_image_file(path, writable);
+    } catch (const vmi::Error& e) {
+        return e.what();
+    }
+    return "(no error)";
 }
 
 } // namespace vmi_test

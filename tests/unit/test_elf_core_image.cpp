@@ -20,28 +20,6 @@ constexpr std::uint64_t CR0 = 0x80050033ULL;
 constexpr std::uint64_t CR3 = 0x000000010a2e4000ULL;
 constexpr std::uint64_t CR4 = 0x3506f0ULL;
 
-std::string read_phys(vmi::PhysicalMemory& memory, std::uint64_t address, std::size_t size)
-{
-    std::string out(size, '\0');
-    memory.read(address, {reinterpret_cast<std::uint8_t*>(out.data()), size});
-    return out;
-}
-
-void write_phys(vmi::PhysicalMemory& memory, std::uint64_t address, std::string_view data)
-{
-    memory.write(address, {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
-}
-
-std::string open_error(const std::string& path, bool writable = false)
-{
-    try {
-        vmi::open_image_file(path, writable);
-    } catch (const vmi::Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-
 // QEMU-style x86-64 core: a note segment ("CORE" prstatus, then "QEMU" CPU
 // state), RAM at [0, 0x3000) and [4 GiB, 4 GiB + 0x2000), a hole between.
 ElfSpec qemu_x86_64_core()

@@ -15,32 +15,6 @@
 
 using namespace vmi_test;
 
-namespace {
-
-std::string read_phys(vmi::PhysicalMemory& memory, std::uint64_t address, std::size_t size)
-{
-    std::string out(size, '\0');
-    memory.read(address, {reinterpret_cast<std::uint8_t*>(out.data()), size});
-    return out;
-}
-
-void write_phys(vmi::PhysicalMemory& memory, std::uint64_t address, std::string_view data)
-{
-    memory.write(address, {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
-}
-
-std::string open_error(const std::string& path, bool writable = false)
-{
-    try {
-        vmi::open_image_file(path, writable);
-    } catch (const vmi::Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-
-} // namespace
-
 TEST_CASE("raw image: a whole number of pages is RAM from physical 0")
 {
     TempDir dir;
