@@ -48,6 +48,8 @@ constexpr std::array KEYS{
     // Ours; the structure-layout keys (linux_tgid, ...) come from LinuxLayout.
     ConfigKey{"image", T, true},
     ConfigKey{"btf", T, true},
+    ConfigKey{"qmp", T, true},
+    ConfigKey{"access", T, true},
 };
 
 } // namespace

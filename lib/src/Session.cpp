@@ -6,6 +6,8 @@
 #include "vmi/ImageFile.hpp"
 #include "vmi/KernelBtf.hpp"
 #include "vmi/LinuxKernelLocator.hpp"
+#include "vmi/QemuMemory.hpp"
+#include "vmi/QmpSocket.hpp"
 
 namespace vmi {
 namespace {
@@ -46,15 +48,26 @@ Session Session::open(const SessionOptions& options, bool memory_optional)
     if (!options.vm.empty()) session.entry_ = load_entry(options);
 
     std::string image = options.image;
-    if (image.empty() && session.entry_) image = session.entry_->text("image").value_or("");
-    if (!image.empty()) {
+    std::string qmp = options.qmp;
+    if (image.empty() && qmp.empty() && session.entry_) {
+        image = session.entry_->text("image").value_or("");
+        qmp = session.entry_->text("qmp").value_or("");
+    }
+    std::string access = options.access;
+    if (access.empty() && session.entry_) access = session.entry_->text("access").value_or("");
+    RamAccessPath access_path = parse_ram_access_path(access);
+    if (!image.empty() && !qmp.empty()) fail("give either a memory image or a live guest (--qmp), not both");
+    if (!qmp.empty()) {
+        session.memory_ = std::make_unique<QemuMemory>(std::make_unique<QmpSocket>(qmp), access_path, options.writes);
+        diag::note("memory: {}", session.memory_->describe());
+    } else if (!image.empty()) {
         session.memory_ = open_image_file(image, options.writable_image);
         diag::note("memory: {}", session.memory_->describe());
     } else if (session.entry_) {
-        fail("config entry '{}' names no memory source (set image = \"FILE\"; live guests are not supported yet)",
+        fail("config entry '{}' names no memory source (set image = \"FILE\" or qmp = \"SOCKET\")",
              session.entry_->name);
     } else if (!memory_optional) {
-        fail("no guest given: name a VM from the config file or give --image FILE");
+        fail("no guest given: name a VM from the config file, or give --image FILE or --qmp SOCKET");
     }
 
     session.sysmap_path_ = options.sysmap;

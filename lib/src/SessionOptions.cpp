@@ -12,6 +12,9 @@ void add_session_options(CLI::App& app, SessionOptions& options)
     app.add_option("--sysmap", options.sysmap, "System.map or copy of the guest's /proc/kallsyms");
     app.add_option("--btf", options.btf,
                    "Kernel BTF for structure offsets: a vmlinux, a vmlinuz/bzImage, or a copy of /sys/kernel/btf/vmlinux");
+    app.add_option("--qmp", options.qmp, "QMP socket of a running QEMU (-qmp unix:PATH,server,nowait): read it live");
+    app.add_option("--access", options.access,
+                   "How to reach a live guest's RAM: auto (default), memfd, process (process_vm_readv) or monitor");
     app.add_option("--pagemode", options.pagemode, "Paging mode when the source has no registers: legacy, pae, ia32e, la57");
     app.add_option("--format", options.format_text, "Output format: text, json or jsonl")->default_str("text");
     app.add_flag("-v,--verbose", options.verbose, "Say on stderr what was found and how");

@@ -20,9 +20,12 @@ struct SessionOptions {
     std::string sysmap;      // --sysmap
     std::string pagemode;    // --pagemode
     std::string btf;         // --btf
+    std::string qmp;         // --qmp: a live QEMU's QMP socket
+    std::string access;      // --access: auto, memfd, process, monitor (live guests)
     std::string format_text = "text";
     bool verbose = false;
     bool writable_image = false; // set by tools that write (vmi-write --writable-image)
+    bool writes = false;         // the tool writes guest memory: live guests open read-write
 
     OutputFormat format() const { return parse_output_format(format_text); }
 };

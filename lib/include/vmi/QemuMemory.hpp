@@ -1,0 +1,53 @@
+#pragma once
+// Guest-physical memory of a running QEMU (the live backend): RAM layout from
+// `info mtree -f`, registers from `info registers`, bytes by the fastest path
+// that works (see GuestRamAccess), pause and resume through the monitor.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vmi/PhysicalMemory.hpp"
+#include "vmi/QemuMonitor.hpp"
+
+namespace vmi {
+
+class GuestRamAccess;
+struct LiveRamRegion;
+
+enum class RamAccessPath { automatic, mapped, process, monitor };
+// "auto", "memfd" (mapped), "process", "monitor"; throws on anything else.
+RamAccessPath parse_ram_access_path(const std::string& text);
+
+class QemuMemory : public PhysicalMemory {
+public:
+    QemuMemory(std::unique_ptr<QemuMonitor> monitor, RamAccessPath path, bool writable);
+    ~QemuMemory() override;
+
+    void read(std::uint64_t address, std::span<std::uint8_t> out) override;
+    void write(std::uint64_t address, std::span<const std::uint8_t> data) override;
+    const std::vector<PhysicalRange>& ranges() const override { return ranges_; }
+    std::optional<CpuRegisters> registers() const override;
+    bool pause() override;
+    void resume() override;
+    bool writable() const override;
+    std::string describe() const override;
+
+    QemuMonitor& monitor() { return *monitor_; }
+
+private:
+    // The region holding `address` and the offset into it; throws for a hole.
+    std::pair<std::size_t, std::uint64_t> locate(std::uint64_t address, std::size_t size, const char* doing) const;
+
+    std::unique_ptr<QemuMonitor> monitor_;
+    std::vector<LiveRamRegion> regions_;
+    std::vector<PhysicalRange> ranges_;
+    // The paths in use, fastest first, and which one serves each region.
+    std::vector<std::unique_ptr<GuestRamAccess>> paths_;
+    std::vector<GuestRamAccess*> access_;
+    std::string path_notes_; // why faster paths were not used
+    bool writable_ = false;
+    mutable std::optional<CpuRegisters> registers_;
+};
+
+} // namespace vmi

@@ -1,0 +1,34 @@
+#pragma once
+// A running QEMU's monitor, however we reach it: its QMP socket directly, or
+// through libvirt (virDomainQemuMonitorCommand). The live backend asks it for
+// the guest-physical memory layout, the vCPU registers, host addresses of
+// guest RAM, and to stop and continue the guest.
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace vmi {
+
+class QemuMonitor {
+public:
+    virtual ~QemuMonitor() = default;
+
+    // A QMP command; returns its "return" value or throws vmi::Error with
+    // QEMU's error description.
+    virtual nlohmann::json command(const std::string& name, const nlohmann::json& arguments = nlohmann::json::object()) = 0;
+    // A human monitor (HMP) command line, e.g. "info registers".
+    std::string human(const std::string& command_line);
+
+    // The host pid of the QEMU process, when known (0 otherwise).
+    virtual int qemu_pid() const = 0;
+    // "QMP socket /run/x.sock" or "libvirt domain 'web01' (qemu:///system)".
+    virtual std::string describe() const = 0;
+
+    // stop / cont, through whatever keeps the manager's view consistent (a
+    // libvirt monitor suspends and resumes the domain through libvirt).
+    virtual void stop();
+    virtual void cont();
+    bool running();
+};
+
+} // namespace vmi
