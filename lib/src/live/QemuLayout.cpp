@@ -109,7 +109,7 @@ std::uint64_t parse_qemu_gpa2hva(std::string_view text)
 {
     std::size_t at = text.find(" is 0x");
     if (text.rfind("Host virtual address for", 0) != 0 || at == std::string_view::npos) {
-        std::string message(text.substr(0, text.find('\n')));
+        std::string message(text.substr(0, text.find_first_of("\r\n")));
         fail("QEMU monitor: gpa2hva: {}", message.empty() ? "no answer" : message);
     }
     std::string_view digits = text.substr(at + 6);
