@@ -49,6 +49,8 @@ constexpr std::array KEYS{
     ConfigKey{"image", T, true},
     ConfigKey{"btf", T, true},
     ConfigKey{"qmp", T, true},
+    ConfigKey{"backend", T, true},
+    ConfigKey{"uri", T, true},
     ConfigKey{"access", T, true},
 };
 

@@ -5,6 +5,7 @@
 #include "vmi/Error.hpp"
 #include "vmi/ImageFile.hpp"
 #include "vmi/KernelBtf.hpp"
+#include "vmi/LibvirtDomain.hpp"
 #include "vmi/LinuxKernelLocator.hpp"
 #include "vmi/QemuMemory.hpp"
 #include "vmi/QmpSocket.hpp"
@@ -12,7 +13,10 @@
 namespace vmi {
 namespace {
 
-ConfigEntry load_entry(const SessionOptions& options)
+// The config entry named options.vm. Without one, the name may still be a
+// libvirt domain: then `missing` says why there is no entry and nullopt is
+// returned.
+std::optional<ConfigEntry> load_entry(const SessionOptions& options, std::string& missing)
 {
     std::string path = options.config_path;
     if (path.empty()) {
@@ -20,19 +24,68 @@ ConfigEntry load_entry(const SessionOptions& options)
         if (!found) {
             std::string searched;
             for (const std::string& candidate : config_search_path()) searched += (searched.empty() ? "" : ", ") + candidate;
-            fail("no config file found for VM '{}' (searched {}); give -c FILE or --image FILE", options.vm, searched);
+            missing = fmt::format("no config file found for VM '{}' (searched {})", options.vm, searched);
+            return std::nullopt;
         }
         path = *found;
     }
     ConfigFile file = ConfigFile::load(path);
     for (const std::string& warning : file.warnings) diag::warn("{}", warning);
     const ConfigEntry* entry = file.find(options.vm);
-    if (!entry) fail("no entry for VM '{}' in config file '{}'", options.vm, path);
+    if (!entry) {
+        missing = fmt::format("no entry for VM '{}' in config file '{}'", options.vm, path);
+        return std::nullopt;
+    }
     diag::note("config entry '{}' from {}:{}", entry->name, path, entry->line);
     return *entry;
 }
 
+std::string setting(const std::string& flag, const std::optional<ConfigEntry>& entry, const char* key)
+{
+    if (!flag.empty() || !entry) return flag;
+    return entry->text(key).value_or("");
+}
+
 } // namespace
+
+std::unique_ptr<PhysicalMemory> Session::open_memory(const SessionOptions& options, const std::optional<ConfigEntry>& entry,
+                                                     const std::string& missing_entry, bool memory_optional)
+{
+    // Flags win over the entry's keys, as a whole: --image on the command
+    // line means the dump, whatever source the entry names.
+    bool flags_name_source = !options.image.empty() || !options.qmp.empty() || !options.backend.empty();
+    const std::optional<ConfigEntry> none;
+    const std::optional<ConfigEntry>& from = flags_name_source ? none : entry;
+    std::string image = setting(options.image, from, "image");
+    std::string qmp = setting(options.qmp, from, "qmp");
+    std::string backend = setting(options.backend, from, "backend");
+    std::string uri = setting(options.uri, entry, "uri");
+    RamAccessPath access = parse_ram_access_path(setting(options.access, entry, "access"));
+    if (!backend.empty() && backend != "kvm" && backend != "file" && backend != "qmp")
+        fail("unknown backend '{}' (expected kvm, qmp or file)", backend);
+    if (!image.empty() + !qmp.empty() + (backend == "kvm") > 1)
+        fail("give one guest source: a memory image, a QMP socket or a libvirt domain (--backend kvm)");
+
+    if (!qmp.empty()) return std::make_unique<QemuMemory>(std::make_unique<QmpSocket>(qmp), access, options.writes);
+    if (!image.empty()) return open_image_file(image, options.writable_image);
+    if (backend == "qmp") fail("backend qmp needs a socket: --qmp PATH or qmp = \"PATH\"");
+    if (backend == "file") fail("backend file needs a memory image: --image FILE or image = \"FILE\"");
+    if (backend == "kvm" || (!options.vm.empty() && !entry)) {
+        // No entry: the name is taken as a libvirt domain's (LibVMI does the same).
+        std::string domain = entry ? entry->name : options.vm;
+        if (domain.empty()) fail("backend kvm needs a libvirt domain name");
+        try {
+            return std::make_unique<QemuMemory>(std::make_unique<LibvirtDomain>(uri, domain), access, options.writes);
+        } catch (const Error& e) {
+            if (backend == "kvm") throw;
+            fail("{}, and it is not a running libvirt guest either: {}", missing_entry, e.what());
+        }
+    }
+    if (entry) fail("config entry '{}' names no memory source (set image, qmp, or backend = \"kvm\")", entry->name);
+    if (!memory_optional)
+        fail("no guest given: name a VM (a config entry or a libvirt domain), or give --image FILE or --qmp SOCKET");
+    return nullptr;
+}
 
 bool Session::config_names_entry(const SessionOptions& options)
 {
@@ -45,30 +98,10 @@ Session Session::open(const SessionOptions& options, bool memory_optional)
     diag::set_verbose(options.verbose);
     options.format(); // reject a bad --format before touching the guest
     Session session;
-    if (!options.vm.empty()) session.entry_ = load_entry(options);
-
-    std::string image = options.image;
-    std::string qmp = options.qmp;
-    if (image.empty() && qmp.empty() && session.entry_) {
-        image = session.entry_->text("image").value_or("");
-        qmp = session.entry_->text("qmp").value_or("");
-    }
-    std::string access = options.access;
-    if (access.empty() && session.entry_) access = session.entry_->text("access").value_or("");
-    RamAccessPath access_path = parse_ram_access_path(access);
-    if (!image.empty() && !qmp.empty()) fail("give either a memory image or a live guest (--qmp), not both");
-    if (!qmp.empty()) {
-        session.memory_ = std::make_unique<QemuMemory>(std::make_unique<QmpSocket>(qmp), access_path, options.writes);
-        diag::note("memory: {}", session.memory_->describe());
-    } else if (!image.empty()) {
-        session.memory_ = open_image_file(image, options.writable_image);
-        diag::note("memory: {}", session.memory_->describe());
-    } else if (session.entry_) {
-        fail("config entry '{}' names no memory source (set image = \"FILE\" or qmp = \"SOCKET\")",
-             session.entry_->name);
-    } else if (!memory_optional) {
-        fail("no guest given: name a VM from the config file, or give --image FILE or --qmp SOCKET");
-    }
+    std::string missing_entry;
+    if (!options.vm.empty()) session.entry_ = load_entry(options, missing_entry);
+    session.memory_ = open_memory(options, session.entry_, missing_entry, memory_optional);
+    if (session.memory_) diag::note("memory: {}", session.memory_->describe());
 
     session.sysmap_path_ = options.sysmap;
     if (session.sysmap_path_.empty() && session.entry_) session.sysmap_path_ = session.entry_->text("sysmap").value_or("");

@@ -12,6 +12,9 @@ void add_session_options(CLI::App& app, SessionOptions& options)
     app.add_option("--sysmap", options.sysmap, "System.map or copy of the guest's /proc/kallsyms");
     app.add_option("--btf", options.btf,
                    "Kernel BTF for structure offsets: a vmlinux, a vmlinuz/bzImage, or a copy of /sys/kernel/btf/vmlinux");
+    app.add_option("--backend", options.backend,
+                   "Guest source: kvm (a libvirt domain, named by VM), qmp (--qmp) or file (--image)");
+    app.add_option("--uri", options.uri, "libvirt connection URI for --backend kvm (default qemu:///system)");
     app.add_option("--qmp", options.qmp, "QMP socket of a running QEMU (-qmp unix:PATH,server,nowait): read it live");
     app.add_option("--access", options.access,
                    "How to reach a live guest's RAM: auto (default), memfd, process (process_vm_readv) or monitor");

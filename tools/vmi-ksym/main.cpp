@@ -46,8 +46,10 @@ int run(KsymOptions& options)
 {
     // With --image or --sysmap the guest needs no config entry, so a first
     // word that names none is a symbol: "vmi-ksym --sysmap FILE linux_banner".
+    // With --backend kvm the first word is the libvirt domain.
     std::vector<std::string> names = options.names;
-    bool guest_given_by_flags = !options.session.image.empty() || !options.session.sysmap.empty();
+    bool guest_given_by_flags = (!options.session.image.empty() || !options.session.sysmap.empty()) &&
+                                options.session.backend != "kvm";
     if (!options.session.vm.empty() && guest_given_by_flags && !vmi::Session::config_names_entry(options.session)) {
         names.insert(names.begin(), options.session.vm);
         options.session.vm.clear();

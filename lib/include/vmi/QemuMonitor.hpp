@@ -28,7 +28,7 @@ public:
     // libvirt monitor suspends and resumes the domain through libvirt).
     virtual void stop();
     virtual void cont();
-    bool running();
+    virtual bool running();
 };
 
 } // namespace vmi

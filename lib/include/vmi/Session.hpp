@@ -52,6 +52,11 @@ public:
 
 private:
     Session() = default;
+    // The guest's memory source from the flags and the entry: a dump, a QMP
+    // socket or a libvirt domain (also for a VM name with no config entry).
+    static std::unique_ptr<PhysicalMemory> open_memory(const SessionOptions& options,
+                                                       const std::optional<ConfigEntry>& entry,
+                                                       const std::string& missing_entry, bool memory_optional);
     void locate_kernel();
     SymbolTable& load_symbols(); // as the file says, plus linux_kaslr
 

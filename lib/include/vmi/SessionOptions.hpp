@@ -22,6 +22,8 @@ struct SessionOptions {
     std::string btf;         // --btf
     std::string qmp;         // --qmp: a live QEMU's QMP socket
     std::string access;      // --access: auto, memfd, process, monitor (live guests)
+    std::string backend;     // --backend: kvm (libvirt), qmp, file
+    std::string uri;         // --uri: libvirt connection URI
     std::string format_text = "text";
     bool verbose = false;
     bool writable_image = false; // set by tools that write (vmi-write --writable-image)

@@ -21,6 +21,11 @@ RamAccessPath parse_ram_access_path(const std::string& text)
 QemuMemory::QemuMemory(std::unique_ptr<QemuMonitor> monitor, RamAccessPath path, bool writable)
     : monitor_(std::move(monitor)), writable_(writable)
 {
+    // 'info mtree -f' and gpa2hva arrived in QEMU 2.10 (2017).
+    nlohmann::json version = monitor_->command("query-version");
+    int major = version["qemu"].value("major", 0), minor = version["qemu"].value("minor", 0);
+    if (major < 2 || (major == 2 && minor < 10))
+        fail("{}: QEMU {}.{} is too old (vmitools needs 2.10 or later)", monitor_->describe(), major, minor);
     for (const QemuRamRegion& region : parse_qemu_mtree(monitor_->human("info mtree -f"))) {
         regions_.push_back({region, 0});
         ranges_.push_back({region.start, region.size});
