@@ -2,6 +2,7 @@
 // Guest-physical memory of a running QEMU (the live backend): RAM layout from
 // `info mtree -f`, registers from `info registers`, bytes by the fastest path
 // that works (see GuestRamAccess), pause and resume through the monitor.
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,7 @@ private:
     std::string path_notes_; // why faster paths were not used
     bool writable_ = false;
     mutable std::optional<CpuRegisters> registers_;
+    std::chrono::steady_clock::time_point paused_at_;
 };
 
 } // namespace vmi

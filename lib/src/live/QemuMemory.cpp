@@ -142,6 +142,7 @@ bool QemuMemory::pause()
         return false;
     }
     monitor_->stop();
+    paused_at_ = std::chrono::steady_clock::now();
     registers_.reset();
     for (auto& access : paths_) access->invalidate();
     diag::note("guest paused");
@@ -153,7 +154,8 @@ void QemuMemory::resume()
     monitor_->cont();
     registers_.reset();
     for (auto& access : paths_) access->invalidate();
-    diag::note("guest resumed");
+    diag::note("guest resumed after {:.1f} ms paused",
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - paused_at_).count());
 }
 
 bool QemuMemory::writable() const { return writable_; }
