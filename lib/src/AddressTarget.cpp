@@ -65,6 +65,13 @@ std::string AddressTarget::space_name() const
     return "kernel";
 }
 
+std::optional<std::uint64_t> AddressTarget::physical_address()
+{
+    if (!space_) return address_;
+    Translation t = space_->try_translate(address_);
+    return t.ok ? std::optional<std::uint64_t>(t.physical) : std::nullopt;
+}
+
 void AddressTarget::read(std::uint64_t offset, std::span<std::uint8_t> out)
 {
     if (space_) space_->read(address_ + offset, out);

@@ -3,6 +3,7 @@
 // (kernel virtual, or another address space with --dtb ADDR), or
 // --ksym NAME[+OFF] (kernel symbol). Resolved against a Session.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -33,6 +34,9 @@ public:
     unsigned pointer_size() const;
     // "physical", "kernel" or "dtb 0x..."
     std::string space_name() const;
+    // Guest-physical address of the target's first byte; nullopt when a
+    // virtual target is not mapped.
+    std::optional<std::uint64_t> physical_address();
 
     void read(std::uint64_t offset, std::span<std::uint8_t> out);
     std::string read_string(std::size_t max_length, bool* terminated);
