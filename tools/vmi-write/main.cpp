@@ -75,8 +75,10 @@ int write_memory(WriteOptions& options)
 {
     // The data is checked before the guest is touched.
     std::vector<std::uint8_t> data = vmi::resolve_write_data(options.data);
-    // A dry run never opens the dump for writing, whatever the flags say.
+    // A dry run opens nothing for writing, whatever the flags say. A live
+    // guest is written without --writable-image: naming it is the intent.
     options.session.writable_image = options.writable_image && !options.dry_run;
+    options.session.writes = !options.dry_run;
     vmi::Session session = vmi::Session::open(options.session);
     vmi::OutputFormat format = options.session.format();
     if (!options.dry_run && !session.memory().writable())
