@@ -3,8 +3,8 @@
 
 Missing, empty, truncated and foreign image files; config files with every
 kind of syntax error; unknown VM names; bad numbers and flags; addresses that
-are not mapped; symbols that do not exist. Uses the demo guest's dump where a
-real image is needed.
+are not mapped; symbols that do not exist; writes vmi-write must refuse.
+Uses the demo guest's dump where a real image is needed.
 """
 import argparse
 import os
@@ -147,6 +147,30 @@ def address_and_symbol_cases(results, tools, scratch, raw, sysmap):
                  "cannot find the kernel in guest memory")
 
 
+def write_cases(results, tools, scratch, raw, sysmap):
+    """vmi-write refusals. None passes --writable-image, so the cached dump is
+    opened read-only whatever happens."""
+    at = ["--image", raw, "--sysmap", sysmap, "--pa", "0x1000"]
+    cases = [
+        ("odd number of hex digits", ["--hex", "abc"], "--hex: 'abc' has an odd number of hex digits (3)"),
+        ("non-hex --hex", ["--hex", "zz"], "--hex: 'z' is not a hex digit"),
+        ("a number given to --hex", ["--hex", "0xdeadbeef"], "looks like a number"),
+        ("--u32 out of range", ["--u32", "4294967296"], "--u32: 4294967296 does not fit in 32 bits"),
+        ("--u64 not a number", ["--u64", "12ab"], "--u64: invalid number '12ab'"),
+        ("no data", [], "no data given"),
+        ("two data options", ["--u32", "1", "--u64", "1"], "--u32 and --u64 were both given"),
+        ("empty --hex", ["--hex", " "], "nothing to write: --hex is empty"),
+        ("missing --from file", ["--from", f"{scratch}/none.bin"], f"cannot open --from file '{scratch}/none.bin'"),
+        ("--nul without --string", ["--u32", "1", "--nul"], "--nul requires --string"),
+        ("dump not opened for writing", ["--u32", "1"], "give --writable-image to write to a dump file"),
+    ]
+    for description, args, needle in cases:
+        expect_error(results, tools, f"vmi-write: {description}", "vmi-write", [*at, *args], needle)
+    expect_error(results, tools, "vmi-write: unmapped --va (dry run)", "vmi-write",
+                 ["--image", raw, "--sysmap", sysmap, "--va", "0x10", "--u32", "1", "--dry-run"],
+                 "virtual address 0x10 is not mapped")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bin", required=True, help="build/tools directory")
@@ -164,6 +188,7 @@ def main():
         image_cases(results, tools, scratch, elf, raw)
         config_cases(results, tools, scratch, raw, sysmap)
         address_and_symbol_cases(results, tools, scratch, raw, sysmap)
+        write_cases(results, tools, scratch, raw, sysmap)
     return results.finish()
 
 
