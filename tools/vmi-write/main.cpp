@@ -71,6 +71,29 @@ void verify(const vmi::AddressTarget& target, std::span<const std::uint8_t> want
               target.space_name(), *g, *w);
 }
 
+Change apply(vmi::AddressTarget& target, const std::vector<std::uint8_t>& data, bool dry_run)
+{
+    if (data.size() - 1 > ~std::uint64_t{0} - target.address())
+        vmi::fail("{} bytes at {:#x} would wrap around the end of the address space", data.size(), target.address());
+    Change change;
+    change.address = target.address();
+    change.space = target.space_name();
+    change.physical = target.physical_address();
+    change.new_bytes = data;
+    change.dry_run = dry_run;
+    // Reading the whole target first proves every page of it is mapped RAM:
+    // a write that could only be done in part is not begun.
+    change.old_bytes.resize(data.size());
+    target.read(0, change.old_bytes);
+    if (!dry_run) {
+        target.write(0, data);
+        std::vector<std::uint8_t> back(data.size());
+        target.read(0, back);
+        verify(target, data, back);
+    }
+    return change;
+}
+
 int write_memory(WriteOptions& options)
 {
     // The data is checked before the guest is touched.
@@ -86,29 +109,13 @@ int write_memory(WriteOptions& options)
                   "(or --dry-run to see what would change)",
                   session.memory().describe());
 
-    vmi::AddressTarget target = vmi::AddressTarget::resolve(options.address, session);
-    if (data.size() - 1 > ~std::uint64_t{0} - target.address())
-        vmi::fail("{} bytes at {:#x} would wrap around the end of the address space", data.size(), target.address());
-
     Change change;
-    change.address = target.address();
-    change.space = target.space_name();
-    change.new_bytes = data;
-    change.dry_run = options.dry_run;
     {
-        // One consistent view of a live guest from the first read to the check.
+        // One consistent view of a live guest, from finding its kernel and
+        // translating the address to checking what was written.
         vmi::ScopedPause pause(session.memory(), true);
-        change.physical = target.physical_address();
-        // Reading the whole target first proves every page of it is mapped
-        // RAM: a write that could only be done in part is not begun.
-        change.old_bytes.resize(data.size());
-        target.read(0, change.old_bytes);
-        if (!options.dry_run) {
-            target.write(0, data);
-            std::vector<std::uint8_t> back(data.size());
-            target.read(0, back);
-            verify(target, data, back);
-        }
+        vmi::AddressTarget target = vmi::AddressTarget::resolve(options.address, session);
+        change = apply(target, data, options.dry_run);
     }
     print_change(change, format);
     return vmi::EXIT_OK;
