@@ -13,6 +13,7 @@ made at a known moment. Checks:
 - SIGINT, SIGTERM and SIGHUP in the middle of a walk leave the guest running;
 - bad --qmp and --access values get one line and exit 2.
 """
+import contextlib
 import json
 import os
 import re
@@ -147,14 +148,24 @@ def check_signals(results, tools, guest, common, what):
                       f"(exit status, had paused, guest running) per try: {outcomes}")
 
 
-def check_live_guest(results, tools, name, guest_dir, scratch):
-    env = read_guest_env(guest_dir)
+@contextlib.contextmanager
+def running_guest(name, guest_dir):
+    """Boots a test guest and keeps it running for the block, stopped on any
+    way out: amd64-4level with its RAM in a shared memfd, others anonymous.
+    Yields (guest, the tool arguments that reach it, whether RAM is a memfd)."""
     memfd = name == "amd64-4level"
     workdir = tempfile.mkdtemp(prefix="vmilive.", dir="/tmp")  # socket paths are short
-    guest = LiveGuest(guest_dir, env, workdir, memfd)
+    guest = LiveGuest(guest_dir, read_guest_env(guest_dir), workdir, memfd)
     try:
-        base = ["--qmp", guest.sock, "--sysmap", os.path.join(guest_dir, "kallsyms"),
-                "--btf", os.path.join(guest_dir, "vmlinuz")]
+        yield guest, ["--qmp", guest.sock, "--sysmap", os.path.join(guest_dir, "kallsyms"),
+                      "--btf", os.path.join(guest_dir, "vmlinuz")], memfd
+    finally:
+        guest.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def check_live_guest(results, tools, name, guest_dir, scratch):
+    with running_guest(name, guest_dir) as (guest, base, memfd):
         paths = {"memfd": "mapped from QEMU pid", "process": "process_vm_readv on QEMU pid",
                  "monitor": "through the QEMU monitor"}
         for access, note in paths.items():
@@ -178,14 +189,11 @@ def check_live_guest(results, tools, name, guest_dir, scratch):
 
         check_signals(results, tools, guest, base, f"{name} live")
 
-        for args, expect in ((["--qmp", os.path.join(workdir, "nope.sock")], "cannot connect to QMP socket"),
+        for args, expect in ((["--qmp", os.path.join(os.path.dirname(guest.sock), "nope.sock")], "cannot connect to QMP socket"),
                              ([*base, "--access", "telepathy"], "unknown memory access path 'telepathy'")):
             rc, out, err = tools.run("vmi-ps", *args)
             results.check(rc == 2 and expect in err and len(err.splitlines()) == 1,
                           f"{name} live: bad {args[-2]} gets one line and exit 2", err)
-    finally:
-        guest.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,13 @@ that can write (memfd mapping, process_vm_writev):
 """
 import os
 import re
-import shutil
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
-from test_live_qmp import LiveGuest, same_name  # noqa: E402
-from testlib import read_guest_env, run_per_guest  # noqa: E402
+from test_live_qmp import running_guest, same_name  # noqa: E402
+from testlib import run_per_guest  # noqa: E402
 
 
 def processes(tools, base):
@@ -43,13 +41,7 @@ def unchanged_but(before, after, renames):
 
 
 def check_live_guest(results, tools, name, guest_dir, scratch):
-    env = read_guest_env(guest_dir)
-    memfd = name == "amd64-4level"
-    workdir = tempfile.mkdtemp(prefix="vmiwrite.", dir="/tmp")  # socket paths are short
-    guest = LiveGuest(guest_dir, env, workdir, memfd)
-    try:
-        base = ["--qmp", guest.sock, "--sysmap", os.path.join(guest_dir, "kallsyms"),
-                "--btf", os.path.join(guest_dir, "vmlinuz")]
+    with running_guest(name, guest_dir) as (guest, base, memfd):
         before, comm = processes(tools, base)
         sleepers = [row for row in before if row[1] == "sleep"]
         renames = {}
@@ -87,9 +79,6 @@ def check_live_guest(results, tools, name, guest_dir, scratch):
         results.check(not unchanged_but(before, now, renames) and guest.running(),
                       f"{name} live: all renames seen by vmi-ps after the guest ran on",
                       "\n".join(unchanged_but(before, now, renames)[:10]))
-    finally:
-        guest.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
