@@ -4,12 +4,15 @@
 set -euo pipefail
 
 packages=(cmake make g++ pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev doctest-dev
-          libbpf-dev zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev)
+          libbpf-dev zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev
+          libvirt-dev)
 if [ "${1:-}" = "--test" ]; then
     # QEMU boots the test guests; the i386 guests need i386 busybox.
     packages+=(python3 qemu-system-x86 busybox-static busybox-static:i386 cpio xz-utils)
     # The kernel-image unit tests compress with every compressor the kernel's build knows.
     packages+=(gzip bzip2 lzop lz4 zstd)
+    # The live libvirt tests run their guests under a real libvirtd (tests/live/libvirt-env.sh).
+    packages+=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)
 fi
 
 as_root() {
