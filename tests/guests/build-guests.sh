@@ -268,31 +268,37 @@ echo "@@VMI BEGIN version@@"; cat /proc/version; echo "@@VMI END version@@"
 echo "@@VMI BEGIN cpuflags@@"; grep -m1 '^flags' /proc/cpuinfo; echo "@@VMI END cpuflags@@"
 echo "@@VMI BEGIN ps@@"; ps -o pid,ppid,user,stat,comm; echo "@@VMI END ps@@"
 echo "@@VMI BEGIN modules@@"; cat /proc/modules; echo "@@VMI END modules@@"
-# raw: no CR/LF translation on the kallsyms port.
-stty -F /dev/ttyS1 raw -echo 115200 || true
+# raw: no CR/LF translation on the kallsyms port (later the host's command port).
+# clocal: no modem lines, so a host that hangs up never hangs the port up.
+stty -F /dev/ttyS1 raw -echo clocal 115200 || true
 { echo "@@VMI BEGIN kallsyms@@"; cat /proc/kallsyms; echo "@@VMI END kallsyms@@"; } > /dev/ttyS1
 
-# Every process, straight from procfs. Only shell builtins from here on: no process is
-# created any more, so the listing holds exactly the processes in the memory dump (kernel
-# threads the kernel starts on its own aside) and the lister is this shell, pid 1, which
-# stays. The last pid the kernel handed out, before and after, shows it.
+# Every process, straight from procfs, one line each: PID PPID UID GID STATE COMM.
+list_procs() {
+    for d in /proc/[0-9]*; do
+        pid=${d#/proc/} ppid= uid= gid= state=
+        # Uid:/Gid: hold the real, effective, saved and fs id: the second is the effective one.
+        while read -r key a b _; do
+            case $key in
+                State:) state=$a ;;
+                PPid:) ppid=$a ;;
+                Uid:) uid=$b ;;
+                Gid:) gid=$b; break ;;
+            esac
+        done 2>/dev/null < $d/status
+        # comm last: it may contain spaces. A process gone meanwhile is left out.
+        IFS= read -r comm 2>/dev/null < $d/comm || continue
+        [ -z "$gid" ] || echo "$pid $ppid $uid $gid $state $comm"
+    done
+}
+
+# Only shell builtins from here on: no process is created any more, so the listing holds
+# exactly the processes in the memory dump (kernel threads the kernel starts on its own
+# aside) and the lister is this shell, pid 1, which stays. The last pid the kernel handed
+# out, before and after, shows it.
 read -r _ _ _ _ lastpid_before < /proc/loadavg
 echo "@@VMI BEGIN procs@@"
-for d in /proc/[0-9]*; do
-    pid=${d#/proc/} ppid= uid= gid= state=
-    # Uid:/Gid: hold the real, effective, saved and fs id: the second is the effective one.
-    while read -r key a b _; do
-        case $key in
-            State:) state=$a ;;
-            PPid:) ppid=$a ;;
-            Uid:) uid=$b ;;
-            Gid:) gid=$b; break ;;
-        esac
-    done 2>/dev/null < $d/status
-    # comm last: it may contain spaces. A process gone meanwhile is left out.
-    IFS= read -r comm 2>/dev/null < $d/comm || continue
-    [ -z "$gid" ] || echo "$pid $ppid $uid $gid $state $comm"
-done
+list_procs
 echo "@@VMI END procs@@"
 echo "@@VMI BEGIN threads@@"
 for d in /proc/[0-9]*; do
@@ -316,8 +322,32 @@ echo "@@VMI END cmdline@@"
 read -r _ _ _ _ lastpid_after < /proc/loadavg
 echo "@@VMI BEGIN lister@@"; echo "$$ $lastpid_before $lastpid_after"; echo "@@VMI END lister@@"
 echo "$READY_MARKER"
-# Wait forever without creating processes that the listing does not show: the builtin
-# read blocks opening a FIFO nobody ever writes.
+
+# Then answer the host's questions on ttyS1, still with builtins only, so that the process
+# list stays as recorded: one command a line, each answer framed by "@@VMI BEGIN cmd@@"
+# and "@@VMI END cmd@@", "@@VMI ERROR cmd@@" for a command not known. Behind a file
+# chardev (the memory dumps) no byte ever arrives: the read blocks forever.
+list_modules() { while IFS= read -r line; do echo "$line"; done 2>/dev/null < /proc/modules; }
+show_hostname() { IFS= read -r line 2>/dev/null < /proc/sys/kernel/hostname && echo "$line"; }
+serve() {
+    # -n: a line longer than any command arrives in pieces, each an unknown command.
+    while IFS= read -r -n 64 cmd <&3; do
+        cmd=${cmd%$'\r'}
+        case $cmd in
+            '') continue ;;
+            procs) answer=list_procs ;;
+            modules) answer=list_modules ;;
+            hostname) answer=show_hostname ;;
+            *) echo "@@VMI ERROR $cmd@@" >&3; continue ;;
+        esac
+        { echo "@@VMI BEGIN $cmd@@"; $answer; echo "@@VMI END $cmd@@"; } >&3
+    done
+}
+# A redirection that fails on a function call only fails the call (on `exec` it would
+# end the shell, and pid 1 with it).
+serve 3<>/dev/ttyS1
+# The port failed or hung up: wait forever without spinning or creating processes, the
+# builtin read blocking in the open of a FIFO nobody ever writes.
 while :; do read -r _ < /hold; done
 EOF
 }
