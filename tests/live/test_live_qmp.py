@@ -14,11 +14,8 @@ made at a known moment. Checks:
 - bad --qmp and --access values get one line and exit 2.
 """
 import contextlib
-import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,8 +24,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "guests"))
+sys.path.insert(0, HERE)
+from live_checks import check_access_paths, check_paused_stays_paused, check_signals  # noqa: E402
 from qmp import QmpConnection  # noqa: E402
-from testlib import guest_dir_root, read_guest_env, run_per_guest  # noqa: E402
+from testlib import read_guest_env, run_per_guest  # noqa: E402
 
 READY = "@@VMI READY@@"
 BOOT_TIMEOUT = 600
@@ -76,6 +75,12 @@ class LiveGuest:
         body = text.split(f"@@VMI BEGIN {name}@@\n", 1)[1].split(f"@@VMI END {name}@@", 1)[0]
         return [line for line in body.splitlines() if line.strip()]
 
+    def own_procs(self):
+        return self.section("procs")
+
+    def own_modules(self):
+        return self.section("modules")
+
     def qmp(self, command, arguments=None):
         conn = QmpConnection(self.sock, 30)
         try:
@@ -87,6 +92,12 @@ class LiveGuest:
     def running(self):
         return self.qmp("query-status")["running"]
 
+    def suspend(self):
+        self.qmp("stop")
+
+    def resume(self):
+        self.qmp("cont")
+
     def stop(self):
         try:
             self.qmp("quit")
@@ -97,55 +108,6 @@ class LiveGuest:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-
-def same_name(guest_name, our_name):
-    base = lambda name: re.split(r"[-+]", name, maxsplit=1)[0]  # noqa: E731
-    return guest_name == our_name or (our_name.startswith("kworker/") and base(guest_name) == base(our_name))
-
-
-def check_lists(results, tools, guest, common, what):
-    rc, out, ps_err = tools.run("vmi-ps", *common, "-o", "pid,name", "--no-headers", "-v")
-    err = ps_err
-    ours = dict(line.split(" ", 1) for line in out.splitlines())
-    theirs = {}
-    for line in guest.section("procs"):
-        parts = line.split(None, 5)
-        if len(parts) == 6:
-            theirs[parts[0]] = parts[5]
-    problems = [f"pid {pid}: vmi-ps {ours.get(pid)!r} guest {theirs.get(pid)!r}"
-                for pid in sorted(set(ours) | set(theirs), key=int)
-                if pid not in ours or pid not in theirs or not same_name(theirs[pid], ours[pid])]
-    results.check(rc == 0 and not problems and len(ours) > 20,
-                  f"{what}: vmi-ps matches the guest's own list ({len(ours)} processes)",
-                  "\n".join(problems[:20]) + err[-1500:])
-    results.check(guest.running() and "guest paused" in err and "guest resumed" in err,
-                  f"{what}: the guest was paused for the walk and runs again", err[-1500:])
-
-    rc, out, err = tools.run("vmi-lsmod", *common, "--format", "json")
-    ours = {m["name"]: [m["size"], m["refcount"]] for m in json.loads(out)} if rc == 0 else {}
-    theirs = {p[0]: [int(p[1]), int(p[2])] for p in (line.split() for line in guest.section("modules"))}
-    results.check(rc == 0 and ours == theirs and theirs,
-                  f"{what}: vmi-lsmod matches the guest's /proc/modules ({len(theirs)} modules)",
-                  f"ours {ours} guest {theirs} {err}")
-    return ps_err
-
-
-def check_signals(results, tools, guest, common, what):
-    """A signal mid-walk: the tool dies of it, after resuming the guest."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        outcomes = []
-        for delay in (0.05, 0.15, 0.3):
-            process = subprocess.Popen([tools.path("vmi-ps"), *common, "--access", "monitor", "-v"],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            time.sleep(delay)
-            process.send_signal(sig)
-            _, err = process.communicate(timeout=120)
-            outcomes.append((process.returncode, "guest paused" in err, guest.running()))
-        results.check(all(running for _, _, running in outcomes) and
-                      any(rc == -sig and paused for rc, paused, _ in outcomes),
-                      f"{what}: {sig.name} during a walk kills the tool and leaves the guest running",
-                      f"(exit status, had paused, guest running) per try: {outcomes}")
 
 
 @contextlib.contextmanager
@@ -166,27 +128,8 @@ def running_guest(name, guest_dir):
 
 def check_live_guest(results, tools, name, guest_dir, scratch):
     with running_guest(name, guest_dir) as (guest, base, memfd):
-        paths = {"memfd": "mapped from QEMU pid", "process": "process_vm_readv on QEMU pid",
-                 "monitor": "through the QEMU monitor"}
-        for access, note in paths.items():
-            if access == "memfd" and not memfd:
-                rc, _, err = tools.run("vmi-ps", *base, "--access", "memfd")
-                results.check(rc == 2 and "privately" in err and len(err.splitlines()) == 1 and guest.running(),
-                              f"{name} live: --access memfd on anonymous guest RAM is refused in one line", err)
-                continue
-            err = check_lists(results, tools, guest, [*base, "--access", access], f"{name} live ({access})")
-            results.check(note in err, f"{name} live ({access}): -v names the path", err[-1500:])
-        err = check_lists(results, tools, guest, base, f"{name} live (auto)")
-        expected = paths["memfd"] if memfd else paths["process"]
-        results.check(expected in err, f"{name} live (auto): the fastest path that works is chosen: "
-                      f"{'memfd' if memfd else 'process_vm_readv'}", err[-1500:])
-
-        guest.qmp("stop")
-        rc, _, err = tools.run("vmi-ps", *base, "-v")
-        results.check(rc == 0 and not guest.running() and "stays paused" in err,
-                      f"{name} live: a guest paused beforehand stays paused", err[-1500:])
-        guest.qmp("cont")
-
+        check_access_paths(results, tools, guest, base, memfd, f"{name} live")
+        check_paused_stays_paused(results, tools, guest, base, f"{name} live")
         check_signals(results, tools, guest, base, f"{name} live")
 
         for args, expect in ((["--qmp", os.path.join(os.path.dirname(guest.sock), "nope.sock")], "cannot connect to QMP socket"),

@@ -11,22 +11,14 @@ that can write (memfd mapping, process_vm_writev):
 - the guest runs afterwards, and a guest paused beforehand stays paused.
 """
 import os
-import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
-from test_live_qmp import running_guest, same_name  # noqa: E402
+from live_checks import processes, same_name  # noqa: E402
+from test_live_qmp import running_guest  # noqa: E402
 from testlib import run_per_guest  # noqa: E402
-
-
-def processes(tools, base):
-    rc, out, err = tools.run("vmi-ps", *base, "-o", "pid,name,task", "--no-headers", "-v")
-    match = re.search(r"comm at \+(0x[0-9a-f]+)", err)
-    if rc != 0 or not match:
-        raise SystemExit(f"vmi-ps failed on the live guest: {err[-1500:]}")
-    return [line.split(" ", 2) for line in out.splitlines()], int(match.group(1), 16)
 
 
 def unchanged_but(before, after, renames):
