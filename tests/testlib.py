@@ -113,10 +113,11 @@ def linux_guest_config(name, guest_dir, env, scratch):
     return path
 
 
-def run_per_guest(description, default_guests, check_guest):
+def run_per_guest(description, default_guests, check_guest, setup=None):
     """main() of a per-guest test script: check_guest(results, tools, name,
     guest_dir, scratch) for each guest named on the command line (default:
-    default_guests); a guest that is not built is a failure."""
+    default_guests); a guest that is not built is a failure. setup(results),
+    if given, runs first: when it returns False no guest is checked."""
     import argparse
     import tempfile
     parser = argparse.ArgumentParser(description=description)
@@ -126,6 +127,8 @@ def run_per_guest(description, default_guests, check_guest):
     args = parser.parse_args()
     results = Results()
     tools = Tools(args.bin)
+    if setup is not None and not setup(results):
+        return results.finish()
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.names:
             guest_dir = os.path.join(args.guests, name)
