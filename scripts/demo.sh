@@ -34,3 +34,11 @@ cat "$guest/modules.txt"
 printf '\nvmi-ps against the guest'"'"'s own process list (pid and name; only the listing\nprocesses and kworker descriptions may differ):\n'
 build/tools/vmi-ps/vmi-ps -c build/demo.conf demo -o pid,name --no-headers > build/demo-host.txt
 cut -d' ' -f1,6- "$guest/procs.txt" | diff build/demo-host.txt - && echo "identical"  || true
+
+# A running guest, when libvirt is installed here: the same tools on a libvirt domain,
+# live (the dump-file demo above needs nothing but QEMU).
+if command -v libvirtd >/dev/null 2>&1 && tests/live/libvirt-env.sh; then
+    python3 scripts/demo_live.py "$guest" build/tools
+else
+    printf '\n(libvirt is not installed: install libvirt-daemon-driver-qemu to see a live guest too)\n'
+fi
