@@ -31,8 +31,8 @@ int run(LsmodOptions& options)
     vmi::Session session = vmi::Session::open(options.session);
     vmi::ModuleListing listing;
     {
+        vmi::LinuxKernel linux_kernel(session); // attach before pausing: the paused window is the walk only
         vmi::ScopedPause pause(session.memory(), !options.no_pause);
-        vmi::LinuxKernel linux_kernel(session);
         listing = linux_kernel.modules();
     }
     if (format == vmi::OutputFormat::Text) {

@@ -85,9 +85,9 @@ int run(PsOptions& options)
     std::vector<std::string> problems;
     std::vector<std::string> output;
     {
-        // Everything that reads the guest happens while it is paused.
+        // The lists are walked, and command lines read, while the guest is paused.
+        vmi::LinuxKernel linux_kernel(session); // attach before pausing: the paused window is the walk only
         vmi::ScopedPause pause(session.memory(), !options.no_pause);
-        vmi::LinuxKernel linux_kernel(session);
         vmi::TaskListing listing = linux_kernel.tasks({.threads = options.threads});
         tasks = std::move(listing.tasks);
         problems = std::move(listing.problems);

@@ -13,6 +13,10 @@ namespace vmi {
 
 class LinuxKernel {
 public:
+    // Does the attach work: finds the kernel and its page tables, loads the
+    // symbols and the structure layout. None of it changes while the guest
+    // runs, so tools do it before pausing a live guest, and pause only for
+    // the list walks.
     explicit LinuxKernel(Session& session);
 
     TaskListing tasks(const TaskListOptions& options);

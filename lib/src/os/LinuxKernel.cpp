@@ -11,6 +11,7 @@ LinuxKernel::LinuxKernel(Session& session)
       task_list_(kernel_, layout_),
       module_list_(kernel_, layout_)
 {
+    session_.symbols(); // with the kernel found above: the KASLR slide is settled too
 }
 
 std::uint64_t LinuxKernel::init_task()
