@@ -4,7 +4,7 @@ namespace vmi {
 
 void add_session_options(CLI::App& app, SessionOptions& options)
 {
-    app.add_option("VM", options.vm, "Name of the guest's entry in the config file");
+    app.add_option("VM", options.vm, "The guest: a config entry's name, or a running libvirt domain's");
     app.add_option("-c,--config", options.config_path,
                    "Config file (default: $VMI_CONFIG, ./libvmi.conf, ~/etc/libvmi.conf, /etc/libvmi.conf, "
                    "~/.config/vmitools/vmi.conf, /etc/vmitools/vmi.conf)");
