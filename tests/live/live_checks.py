@@ -4,7 +4,9 @@ resume(), own_procs() -> the guest's own "PID PPID UID GID STATE COMM" lines
 and own_modules() -> its /proc/modules lines.
 """
 import json
+import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -53,22 +55,45 @@ def check_lists(results, tools, guest, common, what):
     return ps_err
 
 
+def read_until(fd, text, timeout):
+    """Bytes read straight from the pipe `fd` until they hold `text` (bounded),
+    as text. Unbuffered, so select() sees every byte that has not been read."""
+    data = b""
+    deadline = time.time() + timeout
+    while text.encode() not in data and time.time() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.time()))
+        chunk = os.read(fd, 65536) if ready else b""
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
 def check_signals(results, tools, guest, common, what, signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
-    """A signal mid-walk (the slow monitor path): the tool dies of it, after
-    resuming the guest."""
+    """A signal mid-walk (the slow monitor path), sent once -v says the guest
+    is paused: the tool resumes the guest, then dies of the signal. A signal
+    before the pause must leave the guest running too."""
     for sig in signals:
         outcomes = []
-        for delay in (0.05, 0.15, 0.3):
+        for delay in (None, 0.0, 0.02, 0.05):
             process = subprocess.Popen([tools.path("vmi-ps"), *common, "--access", "monitor", "-v"],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            time.sleep(delay)
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            early = ""
+            if delay is not None:
+                early = read_until(process.stderr.fileno(), "guest paused", 120)
+                time.sleep(delay)
             process.send_signal(sig)
-            _, err = process.communicate(timeout=120)
-            outcomes.append((process.returncode, "guest paused" in err, guest.running()))
-        results.check(all(running for _, _, running in outcomes) and
-                      any(rc == -sig and paused for rc, paused, _ in outcomes),
-                      f"{what}: {sig.name} during a walk kills the tool and leaves the guest running",
-                      f"(exit status, had paused, guest running) per try: {outcomes}")
+            _, rest = process.communicate(timeout=120)
+            err = early + rest.decode(errors="replace")
+            paused = "guest paused" in err
+            outcomes.append((delay, process.returncode, paused, "guest resumed" in err, guest.running()))
+        # A walk may end before a late signal (exit 0); every other try dies of it.
+        ok = all(rc in (-sig, 0) and running for _, rc, _, _, running in outcomes) and \
+            all(paused and resumed for delay, _, paused, resumed, _ in outcomes if delay is not None) and \
+            any(delay is not None and rc == -sig for delay, rc, _, _, _ in outcomes) and outcomes[0][1] == -sig
+        results.check(ok, f"{what}: {sig.name} during a walk kills the tool only after it resumed the guest, "
+                      f"which runs", f"(delay after pause, exit status, paused, resumed, guest running) per try: "
+                      f"{outcomes}")
 
 
 def check_access_paths(results, tools, guest, base, memfd, what):
