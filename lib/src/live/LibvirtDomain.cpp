@@ -1,21 +1,22 @@
 #include "vmi/LibvirtDomain.hpp"
 
 #include <fstream>
-#include <libvirt/libvirt-qemu.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
+
+#include "live/LibvirtApi.hpp"
 
 #include "vmi/Error.hpp"
 
 namespace vmi {
 namespace {
 
+const LibvirtApi& api() { return LibvirtApi::get(); }
+
 // libvirt prints every error to stderr by default; we report them ourselves.
 void quiet(void*, virErrorPtr) {}
 
 std::string last_libvirt_error()
 {
-    const char* message = virGetLastErrorMessage();
+    const char* message = api().virGetLastErrorMessage();
     return message ? message : "unknown libvirt error";
 }
 
@@ -51,23 +52,23 @@ struct LibvirtDomain::Handles {
     virDomainPtr domain = nullptr;
     ~Handles()
     {
-        if (domain) virDomainFree(domain);
-        if (connection) virConnectClose(connection);
+        if (domain) api().virDomainFree(domain);
+        if (connection) api().virConnectClose(connection);
     }
 };
 
 LibvirtDomain::LibvirtDomain(const std::string& uri, const std::string& name)
     : handles_(std::make_unique<Handles>()), uri_(uri.empty() ? DEFAULT_URI : uri), name_(name)
 {
-    virSetErrorFunc(nullptr, quiet);
-    handles_->connection = virConnectOpen(uri_.c_str());
+    api().virSetErrorFunc(nullptr, quiet);
+    handles_->connection = api().virConnectOpen(uri_.c_str());
     if (!handles_->connection)
         fail("cannot reach libvirt at '{}': {} (is libvirtd running, and may this user use it?)", uri_,
              last_libvirt_error());
-    handles_->domain = virDomainLookupByName(handles_->connection, name_.c_str());
+    handles_->domain = api().virDomainLookupByName(handles_->connection, name_.c_str());
     if (!handles_->domain) fail("no libvirt domain '{}' at '{}'", name_, uri_);
     int state = 0, reason = 0;
-    if (virDomainGetState(handles_->domain, &state, &reason, 0) != 0)
+    if (api().virDomainGetState(handles_->domain, &state, &reason, 0) != 0)
         fail("libvirt domain '{}': cannot get its state: {}", name_, last_libvirt_error());
     if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED && state != VIR_DOMAIN_BLOCKED)
         fail("libvirt domain '{}' is not running ({})", name_, state_name(state));
@@ -83,7 +84,7 @@ nlohmann::json LibvirtDomain::command(const std::string& name, const nlohmann::j
     nlohmann::json request{{"execute", name}};
     if (!arguments.empty()) request["arguments"] = arguments;
     char* result = nullptr;
-    if (virDomainQemuMonitorCommand(handles_->domain, request.dump().c_str(), &result, 0) != 0)
+    if (api().virDomainQemuMonitorCommand(handles_->domain, request.dump().c_str(), &result, 0) != 0)
         fail("{}: QEMU monitor command {} failed: {}", describe(), name, last_libvirt_error());
     nlohmann::json reply = nlohmann::json::parse(result, nullptr, false);
     free(result); // NOLINT: libvirt allocates with malloc
@@ -100,18 +101,18 @@ nlohmann::json LibvirtDomain::command(const std::string& name, const nlohmann::j
 
 void LibvirtDomain::stop()
 {
-    if (virDomainSuspend(handles_->domain) != 0) fail("{}: cannot pause: {}", describe(), last_libvirt_error());
+    if (api().virDomainSuspend(handles_->domain) != 0) fail("{}: cannot pause: {}", describe(), last_libvirt_error());
 }
 
 void LibvirtDomain::cont()
 {
-    if (virDomainResume(handles_->domain) != 0) fail("{}: cannot resume: {}", describe(), last_libvirt_error());
+    if (api().virDomainResume(handles_->domain) != 0) fail("{}: cannot resume: {}", describe(), last_libvirt_error());
 }
 
 bool LibvirtDomain::running()
 {
     int state = 0, reason = 0;
-    if (virDomainGetState(handles_->domain, &state, &reason, 0) != 0)
+    if (api().virDomainGetState(handles_->domain, &state, &reason, 0) != 0)
         fail("{}: cannot get its state: {}", describe(), last_libvirt_error());
     return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED;
 }
