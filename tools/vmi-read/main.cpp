@@ -8,6 +8,7 @@
 #include "vmi/AddressTarget.hpp"
 #include "vmi/Diagnostics.hpp"
 #include "vmi/Error.hpp"
+#include "vmi/HexBytes.hpp"
 #include "vmi/Hexdump.hpp"
 #include "vmi/NumberParser.hpp"
 #include "vmi/OutputFormat.hpp"
@@ -109,9 +110,7 @@ int read_memory(ReadOptions& options)
     } else if (format == vmi::OutputFormat::Json) {
         nlohmann::json out{{"address", vmi::hex_address(target.address())}, {"space", target.space_name()}, {"as", options.as}};
         if (as_bytes) {
-            std::string hex;
-            for (std::uint8_t b : bytes) hex += fmt::format("{:02x}", b);
-            out["hex"] = hex;
+            out["hex"] = vmi::hex_string(bytes);
         } else {
             out["values"] = nlohmann::json::array();
             for (std::uint64_t i = 0; i < count; ++i) out["values"].push_back(render(i));
@@ -123,10 +122,7 @@ int read_memory(ReadOptions& options)
         for (std::uint64_t at = 0; at < bytes.size(); at += step) {
             nlohmann::json line{{"address", vmi::hex_address(target.address() + at)}};
             if (as_bytes) {
-                std::string hex;
-                for (std::uint64_t i = at; i < std::min<std::uint64_t>(at + 16, bytes.size()); ++i)
-                    hex += fmt::format("{:02x}", bytes[i]);
-                line["hex"] = hex;
+                line["hex"] = vmi::hex_string(std::span(bytes).subspan(at, std::min<std::uint64_t>(16, bytes.size() - at)));
             } else {
                 line["value"] = render(at / size);
             }
