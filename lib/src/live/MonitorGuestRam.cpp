@@ -33,11 +33,11 @@ public:
             done += n;
         }
     }
-    void write(std::size_t, std::uint64_t offset, std::span<const std::uint8_t>) override
+    void write(std::size_t index, std::uint64_t offset, std::span<const std::uint8_t>) override
     {
-        fail("cannot write guest RAM at {:#x} through the QEMU monitor (it has no command for that); "
+        fail("cannot write guest RAM at physical {:#x} through the QEMU monitor (it has no command for that); "
              "map QEMU's memfd or use process_vm_writev (run as root)",
-             offset);
+             regions_[index].region.start + offset);
     }
     bool can_write() const override { return false; }
     void invalidate() override { pages_.clear(); }
