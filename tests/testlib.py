@@ -4,6 +4,7 @@ Each test script prints one line per check and ends with 'N passed, N failed'.
 """
 import lzma
 import os
+import re
 import subprocess
 import sys
 
@@ -137,3 +138,12 @@ def run_per_guest(description, default_guests, check_guest, setup=None):
                 continue
             check_guest(results, tools, name, guest_dir, scratch)
     return results.finish()
+
+
+def same_name(guest_name, our_name):
+    """Process names equal; a kworker's "-description" (the work item procfs
+    appends, as vmi-ps does) may have changed between the two looks."""
+    if guest_name == our_name:
+        return True
+    base = lambda name: re.split(r"[-+]", name, maxsplit=1)[0]  # noqa: E731
+    return our_name.startswith("kworker/") and base(guest_name) == base(our_name)

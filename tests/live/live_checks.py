@@ -11,18 +11,11 @@ import signal
 import subprocess
 import time
 
+from testlib import same_name  # noqa: F401 - the live tests take it from here too
 
 # What vmi-ps -v says for each --access path.
 ACCESS_NOTES = {"memfd": "mapped from QEMU pid", "process": "process_vm_readv on QEMU pid",
                 "monitor": "through the QEMU monitor"}
-
-
-def same_name(guest_name, our_name):
-    """procfs shows a kernel worker's comm with the workqueue it serves
-    (kworker/0:1-events); task_struct.comm holds only kworker/0:1, and the
-    description changes as the worker does."""
-    base = lambda name: re.split(r"[-+]", name, maxsplit=1)[0]  # noqa: E731
-    return guest_name == our_name or (our_name.startswith("kworker/") and base(guest_name) == base(our_name))
 
 
 def proc_names(lines):

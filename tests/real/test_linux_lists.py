@@ -16,11 +16,10 @@ Known, documented differences that are not errors:
 """
 import json
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import run_per_guest, linux_guest_config, read_guest_env  # noqa: E402
+from testlib import run_per_guest, same_name, linux_guest_config, read_guest_env  # noqa: E402
 
 GUESTS = ["amd64-4level", "amd64-5level-kaslr", "i386-pae", "i386-2level", "amd64-2000procs", "amd64-busy-kpti"]
 
@@ -51,14 +50,6 @@ def lister_pids(guest_dir):
         if word.isdigit():
             pids.add(word)
     return pids
-
-
-def same_name(guest_name, our_name):
-    """Names equal; a kworker's "-description" may name a later work item."""
-    if guest_name == our_name:
-        return True
-    base = lambda name: re.split(r"[-+]", name, maxsplit=1)[0]  # noqa: E731
-    return our_name.startswith("kworker/") and base(guest_name) == base(our_name)
 
 
 def compare_processes(results, what, ours, guest, lister, fields):
