@@ -1,0 +1,101 @@
+#pragma once
+// Where the fields the tools read sit inside Linux kernel structures:
+// byte offsets within task_struct, mm_struct, cred and module, plus a few
+// sizes. Each comes from an explicit config key (LibVMI's names where LibVMI
+// has them, e.g. linux_tasks; ours otherwise, e.g. linux_tgid) or from the
+// kernel's BTF; a config key wins. Field names that moved between kernel
+// versions (__state/state, core_layout/mem[]) are resolved by what BTF says.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vmi {
+
+class ConfigEntry;
+class KernelBtf;
+
+// One layout value: its config key and where BTF keeps it.
+struct LayoutFieldSpec {
+    std::string_view key;
+    std::string_view btf_struct;
+    std::vector<std::string_view> btf_paths; // alternatives, newest kernel first
+    std::string_view kind;                   // "offset", "length", "size", "count"
+    bool libvmi_key = false;                 // LibVMI reads this key too, with the same meaning
+};
+
+const std::vector<LayoutFieldSpec>& linux_layout_fields();
+
+using Offset = std::optional<std::uint64_t>;
+
+// The task_struct (and neighbouring) fields the task list reads, resolved
+// once. `tasks`, `pid` and `comm` are what walking the list needs at all
+// (LibVMI's linux_tasks, linux_pid, linux_name); every other field fills a
+// column, and a column whose offsets are missing is shown as unavailable.
+struct TaskOffsets {
+    std::uint64_t tasks = 0;
+    std::uint64_t pid = 0;
+    std::uint64_t comm = 0;
+    std::uint64_t comm_length = 16;
+    Offset tgid, real_parent, cred, cred_uid, cred_gid, state, exit_state, flags, mm, mm_pgd, mm_arg_start, mm_arg_end;
+    // Threads: task_struct.thread_group until 6.6, signal->thread_head and
+    // thread_node since 6.7.
+    Offset thread_group, signal, signal_thread_head, thread_node;
+    // The names procfs shows for kernel threads (see LinuxTaskList::procfs_name).
+    Offset kthread, kthread_full_name, kthread_data, worker_pool, worker_current_work, worker_desc, worker_desc_length,
+        worker_rescue_wq, workqueue_name, workqueue_name_length;
+};
+
+// The struct module fields the module list reads, resolved once.
+struct ModuleOffsets {
+    std::uint64_t list = 0;
+    std::uint64_t name = 0;
+    Offset name_length, state, refcnt, core_base, source_list, use_source_list, use_source;
+    std::vector<std::uint64_t> size_fields; // added up as /proc/modules does
+};
+
+class LinuxLayout {
+public:
+    // A key of `entry` (the user's config) wins over one of `profile` (a
+    // kernel profile's offsets, named `profile_name` in sources), which wins
+    // over BTF.
+    static LinuxLayout resolve(const ConfigEntry* entry, const KernelBtf* btf, const ConfigEntry* profile = nullptr,
+                               const std::string& profile_name = {});
+
+    // The value of `key`; throws vmi::Error naming the key and the BTF field
+    // it would come from.
+    std::uint64_t get(std::string_view key) const;
+    std::optional<std::uint64_t> find(std::string_view key) const;
+    // "config", "BTF task_struct.__state" or "default".
+    std::string source(std::string_view key) const;
+
+    // Offsets of the module size fields that /proc/modules adds up.
+    const std::vector<std::uint64_t>& module_size_offsets() const { return module_size_offsets_; }
+
+    // The typed views; throw vmi::Error (as get() does) when a field the
+    // walk cannot do without is missing.
+    TaskOffsets task_offsets() const;
+    ModuleOffsets module_offsets() const;
+
+    // The keys among `keys` that have no value, in order.
+    std::vector<std::string_view> missing(std::initializer_list<std::string_view> keys) const;
+
+    // The resolved layout as text lines ("value KEY 0xN SOURCE", "module_size
+    // 0xN", "have_btf 0|1"), for a cache, and back: nullopt for text that is
+    // not such lines or names a key the layout does not know.
+    std::string serialize() const;
+    static std::optional<LinuxLayout> deserialize(std::string_view text, const std::string& source_suffix);
+
+private:
+    struct Value {
+        std::uint64_t value;
+        std::string source;
+    };
+    std::map<std::string, Value, std::less<>> values_;
+    std::vector<std::uint64_t> module_size_offsets_;
+    bool have_btf_ = false;
+};
+
+} // namespace vmi

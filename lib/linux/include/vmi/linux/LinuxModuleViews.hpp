@@ -1,0 +1,49 @@
+#pragma once
+// The kernel's several records of its modules, for the cross-view check
+// (ModuleCrossView): besides the `modules` list (LinuxModuleList), sysfs's
+// module_kset, whose kobjects are the modules' /sys/module entries, and the
+// module tree (mod_tree), the latched red-black tree __module_address()
+// searches. A rootkit that unlinks its module from the list leaves the
+// others; one that also deletes its kobject leaves the tree.
+//
+// Each view is a set of struct module addresses; a view whose symbols or
+// layout fields are missing is unavailable (with why), never an error.
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "vmi/linux/LinuxLayout.hpp"
+#include "vmi/paging/AddressSpace.hpp"
+
+namespace vmi {
+
+struct ModuleView {
+    std::string id;   // the column name: "modules", "sysfs", "mod_tree"
+    std::string name; // for people
+    bool available = true;
+    std::string unavailable;
+    std::unordered_set<std::uint64_t> modules;
+    std::vector<std::string> problems;
+    bool complete = true; // as TaskView::complete
+};
+
+// `module_kset` is the address of the symbol (a struct kset pointer).
+ModuleView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t module_kset,
+                             std::size_t max_modules);
+
+// `mod_tree` is the address of the struct mod_tree_root symbol; 0 when the
+// kernel has none (CONFIG_MODULES_TREE_LOOKUP off).
+ModuleView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t mod_tree,
+                            std::size_t max_modules);
+
+// A scan of the module area [start, end) (x86-64: MODULES_VADDR to
+// MODULES_END) for struct modules: every mapped page, every 8-byte-aligned
+// place whose list pointers are kernel addresses, whose state is a module
+// state and whose name is printable is a candidate; it counts only if its
+// embedded module_kobject points back at it (mkobj.mod), which the kernel
+// sets when it loads the module and a deleted kobject keeps.
+ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t start, std::uint64_t end,
+                            std::size_t max_modules);
+
+} // namespace vmi

@@ -1,0 +1,299 @@
+#include "vmi/linux/LinuxLayout.hpp"
+
+#include "LinuxLayoutBtf.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/config/ConfigFile.hpp"
+
+namespace vmi {
+
+const std::vector<LayoutFieldSpec>& linux_layout_fields()
+{
+    static const std::vector<LayoutFieldSpec> fields{
+        // LibVMI's keys.
+        {"linux_tasks", "task_struct", {"tasks"}, "offset", true},
+        {"linux_mm", "task_struct", {"mm"}, "offset", true},
+        {"linux_pid", "task_struct", {"pid"}, "offset", true},
+        {"linux_name", "task_struct", {"comm"}, "offset", true},
+        {"linux_pgd", "mm_struct", {"pgd"}, "offset", true},
+        // Ours.
+        {"linux_tgid", "task_struct", {"tgid"}, "offset"},
+        {"linux_parent", "task_struct", {"real_parent"}, "offset"},
+        {"linux_cred", "task_struct", {"cred"}, "offset"},
+        {"linux_cred_uid", "cred", {"euid"}, "offset"},
+        {"linux_cred_gid", "cred", {"egid"}, "offset"},
+        {"linux_state", "task_struct", {"__state", "state"}, "offset"},
+        {"linux_exit_state", "task_struct", {"exit_state"}, "offset"},
+        {"linux_flags", "task_struct", {"flags"}, "offset"},
+        {"linux_thread_group", "task_struct", {"thread_group"}, "offset"},
+        {"linux_signal", "task_struct", {"signal"}, "offset"},
+        {"linux_signal_thread_head", "signal_struct", {"thread_head"}, "offset"},
+        {"linux_thread_node", "task_struct", {"thread_node"}, "offset"},
+        {"linux_mm_arg_start", "mm_struct", {"arg_start"}, "offset"},
+        {"linux_mm_arg_end", "mm_struct", {"arg_end"}, "offset"},
+        {"linux_name_len", "task_struct", {"comm"}, "length"},
+        // The names procfs shows for kernel threads (fs/proc/array.c,
+        // proc_task_name): a kthread's full name, a workqueue worker's
+        // "-description". Optional: without them the name is comm.
+        {"linux_kthread", "task_struct", {"worker_private", "set_child_tid"}, "offset"},
+        {"linux_kthread_full_name", "kthread", {"full_name"}, "offset"},
+        {"linux_kthread_data", "kthread", {"data"}, "offset"},
+        {"linux_worker_pool", "worker", {"pool"}, "offset"},
+        {"linux_worker_current_work", "worker", {"current_work"}, "offset"},
+        {"linux_worker_desc", "worker", {"desc"}, "offset"},
+        {"linux_worker_desc_len", "worker", {"desc"}, "length"},
+        // A workqueue rescuer (6.8 and later: comm "kworker/R-" and the first
+        // letters of its workqueue's name) shows the whole name.
+        {"linux_worker_rescue_wq", "worker", {"rescue_wq"}, "offset"},
+        {"linux_workqueue_name", "workqueue_struct", {"name"}, "offset"},
+        {"linux_workqueue_name_len", "workqueue_struct", {"name"}, "length"},
+        {"linux_module_list", "module", {"list"}, "offset"},
+        {"linux_module_name", "module", {"name"}, "offset"},
+        {"linux_module_name_len", "module", {"name"}, "length"},
+        {"linux_module_state", "module", {"state"}, "offset"},
+        {"linux_module_refcnt", "module", {"refcnt"}, "offset"},
+        // MOD_TEXT is mem[0] since 6.4; before, the core layout.
+        {"linux_module_core_base", "module", {"mem[0].base", "core_layout.base"}, "offset"},
+        {"linux_module_core_size", "module", {"core_layout.size"}, "offset"},
+        {"linux_module_init_size", "module", {"init_layout.size"}, "offset"},
+        {"linux_module_source_list", "module", {"source_list"}, "offset"},
+        {"linux_module_use_source_list", "module_use", {"source_list"}, "offset"},
+        {"linux_module_use_source", "module_use", {"source"}, "offset"},
+        // The cross-view check (vmi-ps --check, vmi-lsmod --check). Each view
+        // is optional: a kernel or config without its fields has that view
+        // reported as unavailable.
+        // The PID table: init_pid_ns.idr, an xarray of struct pid; pid.tasks[PIDTYPE_PID]
+        // leads to the task through task_struct.pid_links[PIDTYPE_PID].
+        {"linux_thread_pid", "task_struct", {"thread_pid"}, "offset"},
+        {"linux_pid_links", "task_struct", {"pid_links"}, "offset"},
+        {"linux_pid_tasks", "pid", {"tasks"}, "offset"},
+        {"linux_pid_numbers", "pid", {"numbers"}, "offset"},
+        {"linux_upid_nr", "upid", {"nr"}, "offset"},
+        {"linux_pid_ns_idr_head", "pid_namespace", {"idr.idr_rt.xa_head"}, "offset"},
+        {"linux_xa_node_shift", "xa_node", {"shift"}, "offset"},
+        {"linux_xa_node_slots", "xa_node", {"slots"}, "offset"},
+        {"linux_xa_node_slots_len", "xa_node", {"slots"}, "length"},
+        // The memory scan's plausibility check: a task's kernel stack.
+        {"linux_task_stack", "task_struct", {"stack"}, "offset"},
+        // Parents and children.
+        {"linux_children", "task_struct", {"children"}, "offset"},
+        {"linux_sibling", "task_struct", {"sibling"}, "offset"},
+        // The runqueues: rq.curr, rq.idle and the CFS tree of sched_entity.run_node.
+        {"linux_rq_curr", "rq", {"curr"}, "offset"},
+        {"linux_rq_idle", "rq", {"idle"}, "offset"},
+        {"linux_rq_cpu", "rq", {"cpu"}, "offset"},
+        {"linux_rq_cfs_timeline", "rq", {"cfs.tasks_timeline"}, "offset"},
+        {"linux_cfs_rq_timeline", "cfs_rq", {"tasks_timeline"}, "offset"},
+        {"linux_task_se", "task_struct", {"se"}, "offset"},
+        {"linux_se_run_node", "sched_entity", {"run_node"}, "offset"},
+        {"linux_se_my_q", "sched_entity", {"my_q"}, "offset"},
+        {"linux_rq_rt_queue", "rq", {"rt.active.queue"}, "offset"},
+        {"linux_rt_queue_len", "rt_prio_array", {"queue"}, "length"},
+        {"linux_rt_rq_queue", "rt_rq", {"active.queue"}, "offset"},
+        {"linux_task_rt", "task_struct", {"rt"}, "offset"},
+        {"linux_rt_se_run_list", "sched_rt_entity", {"run_list"}, "offset"},
+        {"linux_rt_se_my_q", "sched_rt_entity", {"my_q"}, "offset"},
+        // Modules in sysfs (module_kset->list of module_kobject.kobj.entry) and
+        // in the module tree (mod_tree: a latch tree of mod_tree_node).
+        {"linux_kset_list", "kset", {"list"}, "offset"},
+        {"linux_module_mkobj", "module", {"mkobj"}, "offset"},
+        {"linux_module_kobject_entry", "module_kobject", {"kobj.entry"}, "offset"},
+        {"linux_module_kobject_mod", "module_kobject", {"mod"}, "offset"},
+        {"linux_mod_tree_trees", "mod_tree_root", {"root.tree"}, "offset"},
+        {"linux_mod_tree_node_node", "mod_tree_node", {"node"}, "offset"},
+        {"linux_mod_tree_node_mod", "mod_tree_node", {"mod"}, "offset"},
+    };
+    return fields;
+}
+
+namespace {
+
+const LayoutFieldSpec* spec_of(std::string_view key)
+{
+    for (const LayoutFieldSpec& spec : linux_layout_fields())
+        if (spec.key == key) return &spec;
+    return nullptr;
+}
+
+} // namespace
+
+LinuxLayout LinuxLayout::resolve(const ConfigEntry* entry, const KernelBtf* btf, const ConfigEntry* profile,
+                                 const std::string& profile_name)
+{
+    LinuxLayout layout;
+    layout.have_btf_ = btf != nullptr;
+    for (const LayoutFieldSpec& spec : linux_layout_fields()) {
+        if (entry) {
+            if (auto value = entry->number(spec.key)) {
+                layout.values_.insert_or_assign(std::string(spec.key), Value{*value, "config"});
+                continue;
+            }
+        }
+        if (profile) {
+            if (auto value = profile->number(spec.key)) {
+                layout.values_.insert_or_assign(std::string(spec.key), Value{*value, profile_name});
+                continue;
+            }
+        }
+        if (btf) {
+            if (auto found = btf_layout_value(*btf, spec))
+                layout.values_.insert_or_assign(std::string(spec.key), Value{found->value, found->source});
+        }
+    }
+    // TASK_COMM_LEN has been 16 forever; other lengths depend on the word size.
+    if (!layout.values_.contains("linux_name_len")) layout.values_.emplace("linux_name_len", Value{16, "default"});
+
+    auto sets_sizes = [](const ConfigEntry* e) {
+        return e && (e->number("linux_module_core_size") || e->number("linux_module_init_size"));
+    };
+    bool sizes_from_config = sets_sizes(entry) || sets_sizes(profile);
+    if (!sizes_from_config && btf) {
+        if (auto mem_sizes = btf_module_mem_sizes(*btf)) layout.module_size_offsets_ = *mem_sizes;
+    }
+    if (layout.module_size_offsets_.empty()) {
+        for (const char* key : {"linux_module_core_size", "linux_module_init_size"})
+            if (auto value = layout.find(key)) layout.module_size_offsets_.push_back(*value);
+    }
+    return layout;
+}
+
+std::optional<std::uint64_t> LinuxLayout::find(std::string_view key) const
+{
+    auto it = values_.find(key);
+    if (it == values_.end()) return std::nullopt;
+    return it->second.value;
+}
+
+std::uint64_t LinuxLayout::get(std::string_view key) const
+{
+    if (auto value = find(key)) return *value;
+    const LayoutFieldSpec* spec = spec_of(key);
+    std::string field = spec ? fmt::format("{}.{}", spec->btf_struct, spec->btf_paths.front()) : "?";
+    if (have_btf_)
+        fail("the kernel's BTF has no {} and the config sets no '{}': cannot read this kernel's {}", field, key,
+             spec ? spec->btf_struct : "structures");
+    fail("missing structure offset '{}' ({}): set it in the config entry or give --btf (a vmlinux, vmlinuz or "
+         "/sys/kernel/btf/vmlinux copy)",
+         key, field);
+}
+
+TaskOffsets LinuxLayout::task_offsets() const
+{
+    TaskOffsets t;
+    t.tasks = get("linux_tasks");
+    t.pid = get("linux_pid");
+    t.comm = get("linux_name");
+    t.comm_length = find("linux_name_len").value_or(16);
+    t.tgid = find("linux_tgid");
+    t.real_parent = find("linux_parent");
+    t.cred = find("linux_cred");
+    t.cred_uid = find("linux_cred_uid");
+    t.cred_gid = find("linux_cred_gid");
+    t.state = find("linux_state");
+    t.exit_state = find("linux_exit_state");
+    t.flags = find("linux_flags");
+    t.mm = find("linux_mm");
+    t.mm_pgd = find("linux_pgd");
+    t.mm_arg_start = find("linux_mm_arg_start");
+    t.mm_arg_end = find("linux_mm_arg_end");
+    t.thread_group = find("linux_thread_group");
+    t.signal = find("linux_signal");
+    t.signal_thread_head = find("linux_signal_thread_head");
+    t.thread_node = find("linux_thread_node");
+    t.kthread = find("linux_kthread");
+    t.kthread_full_name = find("linux_kthread_full_name");
+    t.kthread_data = find("linux_kthread_data");
+    t.worker_pool = find("linux_worker_pool");
+    t.worker_current_work = find("linux_worker_current_work");
+    t.worker_desc = find("linux_worker_desc");
+    t.worker_desc_length = find("linux_worker_desc_len");
+    t.worker_rescue_wq = find("linux_worker_rescue_wq");
+    t.workqueue_name = find("linux_workqueue_name");
+    t.workqueue_name_length = find("linux_workqueue_name_len");
+    return t;
+}
+
+ModuleOffsets LinuxLayout::module_offsets() const
+{
+    ModuleOffsets m;
+    m.list = get("linux_module_list");
+    m.name = get("linux_module_name");
+    m.name_length = find("linux_module_name_len");
+    m.state = find("linux_module_state");
+    m.refcnt = find("linux_module_refcnt");
+    m.core_base = find("linux_module_core_base");
+    m.source_list = find("linux_module_source_list");
+    m.use_source_list = find("linux_module_use_source_list");
+    m.use_source = find("linux_module_use_source");
+    m.size_fields = module_size_offsets_;
+    return m;
+}
+
+std::vector<std::string_view> LinuxLayout::missing(std::initializer_list<std::string_view> keys) const
+{
+    std::vector<std::string_view> out;
+    for (std::string_view key : keys)
+        if (!values_.contains(key)) out.push_back(key);
+    return out;
+}
+
+std::string LinuxLayout::source(std::string_view key) const
+{
+    auto it = values_.find(key);
+    return it == values_.end() ? "missing" : it->second.source;
+}
+
+std::string LinuxLayout::serialize() const
+{
+    std::string text;
+    for (const auto& [key, value] : values_) text += fmt::format("value {} {:#x} {}\n", key, value.value, value.source);
+    for (std::uint64_t offset : module_size_offsets_) text += fmt::format("module_size {:#x}\n", offset);
+    text += fmt::format("have_btf {}\n", have_btf_ ? 1 : 0);
+    return text;
+}
+
+std::optional<LinuxLayout> LinuxLayout::deserialize(std::string_view text, const std::string& source_suffix)
+{
+    constexpr std::uint64_t MAX_OFFSET = 1 << 20; // far beyond any kernel structure
+    LinuxLayout layout;
+    auto number = [](std::string_view word) -> std::optional<std::uint64_t> {
+        if (!word.starts_with("0x") || word.size() < 3 || word.size() > 18) return std::nullopt;
+        std::uint64_t value = 0;
+        for (char c : word.substr(2)) {
+            int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (digit < 0) return std::nullopt;
+            value = value << 4 | static_cast<std::uint64_t>(digit);
+        }
+        return value;
+    };
+    while (!text.empty()) {
+        std::size_t end = text.find('\n');
+        if (end == std::string_view::npos) return std::nullopt; // every line ends: a cut file is not taken
+        std::string_view line = text.substr(0, end);
+        text.remove_prefix(end + 1);
+        std::size_t space = line.find(' ');
+        if (space == std::string_view::npos) return std::nullopt;
+        std::string_view kind = line.substr(0, space), rest = line.substr(space + 1);
+        if (kind == "value") {
+            std::size_t a = rest.find(' ');
+            std::size_t b = a == std::string_view::npos ? a : rest.find(' ', a + 1);
+            if (b == std::string_view::npos) return std::nullopt;
+            std::string_view key = rest.substr(0, a);
+            std::optional<std::uint64_t> value = number(rest.substr(a + 1, b - a - 1));
+            if (!spec_of(key) || !value || *value > MAX_OFFSET) return std::nullopt;
+            layout.values_.insert_or_assign(std::string(key),
+                                            Value{*value, std::string(rest.substr(b + 1)) + source_suffix});
+        } else if (kind == "module_size") {
+            std::optional<std::uint64_t> value = number(rest);
+            if (!value || *value > MAX_OFFSET || layout.module_size_offsets_.size() >= 64) return std::nullopt;
+            layout.module_size_offsets_.push_back(*value);
+        } else if (kind == "have_btf") {
+            layout.have_btf_ = rest == "1";
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (!layout.values_.contains("linux_tasks")) return std::nullopt;
+    return layout;
+}
+
+} // namespace vmi

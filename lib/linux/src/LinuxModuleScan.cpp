@@ -1,0 +1,82 @@
+// The module scan view (LinuxModuleViews.hpp, module_scan_view).
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/ranges.h>
+
+#include "vmi/base/Error.hpp"
+#include "vmi/linux/KernelListWalk.hpp"
+#include "vmi/linux/LinuxModuleViews.hpp"
+
+namespace vmi {
+namespace {
+
+constexpr std::uint64_t PAGE = 4096;
+constexpr std::uint64_t MAX_AREA = std::uint64_t{4} << 30; // more than any module area
+constexpr std::uint32_t MAX_MODULE_STATE = 3;              // MODULE_STATE_UNFORMED
+
+bool printable_name(const std::uint8_t* name, std::uint64_t length)
+{
+    if (name[0] == 0) return false;
+    for (std::uint64_t i = 0; i < length; ++i) {
+        if (name[i] == 0) return true;
+        if (name[i] < 0x21 || name[i] > 0x7e) return false;
+    }
+    return false;
+}
+
+} // namespace
+
+ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t start, std::uint64_t end,
+                            std::size_t max_modules)
+{
+    ModuleView view{"scan", "a scan of the module area", true, {}, {}, {}};
+    std::vector<std::string_view> missing =
+        layout.missing({"linux_module_list", "linux_module_name", "linux_module_state", "linux_module_mkobj",
+                        "linux_module_kobject_mod"});
+    if (!missing.empty() || start >= end || end - start > MAX_AREA) {
+        view.available = false;
+        view.unavailable = missing.empty() ? "no module area known for this paging mode"
+                                           : fmt::format("the layout has no {}", fmt::join(missing, ", "));
+        return view;
+    }
+    const std::uint64_t word = pointer_size(kernel.mode());
+    const std::uint64_t list = layout.get("linux_module_list");
+    const std::uint64_t name = layout.get("linux_module_name");
+    const std::uint64_t name_length = std::min<std::uint64_t>(layout.find("linux_module_name_len").value_or(56), 64);
+    const std::uint64_t state = layout.get("linux_module_state");
+    const std::uint64_t back = layout.get("linux_module_mkobj") + layout.get("linux_module_kobject_mod");
+    const std::uint64_t span = std::max({list + 2 * word, name + name_length, state + 4, back + word});
+    // A struct module spans pages: read each mapped page with what follows it.
+    std::vector<std::uint8_t> bytes;
+    for (std::uint64_t page = start; page < end; page += PAGE) {
+        if (!kernel.try_translate(page).ok) continue;
+        bytes.assign(PAGE + span, 0);
+        std::uint64_t have = PAGE;
+        try {
+            kernel.read(page, {bytes.data(), PAGE});
+            kernel.read(page + PAGE, {bytes.data() + PAGE, span});
+            have += span;
+        } catch (const Error&) {
+            // the next page is not mapped: candidates must fit in this one
+        }
+        for (std::uint64_t at = 0; at < PAGE && at + span <= have; at += 8) {
+            const std::uint8_t* object = bytes.data() + at;
+            std::uint32_t module_state = 0;
+            std::memcpy(&module_state, object + state, 4);
+            if (module_state > MAX_MODULE_STATE) continue;
+            std::uint64_t pointer = 0;
+            std::memcpy(&pointer, object + back, word);
+            if (pointer != page + at) continue; // mkobj.mod points back
+            if (!printable_name(object + name, name_length)) continue;
+            std::uint64_t next = 0;
+            std::memcpy(&next, object + list, word);
+            if (!is_kernel_address(kernel, next)) continue;
+            if (view.modules.size() >= max_modules) return view;
+            view.modules.insert(page + at);
+        }
+    }
+    return view;
+}
+
+} // namespace vmi

@@ -1,0 +1,62 @@
+// The sysfs view of modules: module_kset->list links the kobject of every
+// /sys/module/NAME through kobject.entry. A loadable module's kobject is the
+// one embedded in its struct module (module.mkobj.kobj), whose
+// module_kobject.mod points back at the module; built-in modules with
+// parameters have a kobject too, with mod NULL, and are skipped.
+#include <fmt/ranges.h>
+
+#include "vmi/base/Error.hpp"
+#include "vmi/linux/KernelListWalk.hpp"
+#include "vmi/linux/LinuxModuleViews.hpp"
+
+namespace vmi {
+
+ModuleView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t module_kset,
+                             std::size_t max_modules)
+{
+    ModuleView view{"sysfs", "sysfs (module_kset)", true, {}, {}, {}};
+    std::vector<std::string_view> missing = layout.missing(
+        {"linux_kset_list", "linux_module_kobject_entry", "linux_module_kobject_mod", "linux_module_mkobj"});
+    if (!missing.empty() || !module_kset) {
+        view.available = false;
+        view.unavailable =
+            missing.empty() ? "no module_kset symbol" : fmt::format("the layout has no {}", fmt::join(missing, ", "));
+        return view;
+    }
+    std::uint64_t entry_offset = layout.get("linux_module_kobject_entry");
+    std::uint64_t mod_offset = layout.get("linux_module_kobject_mod");
+    std::uint64_t mkobj_offset = layout.get("linux_module_mkobj");
+    try {
+        std::uint64_t kset = kernel.read_pointer(module_kset);
+        if (!is_kernel_address(kernel, kset)) {
+            view.problems.push_back(fmt::format("sysfs: module_kset {:#x} is not a kernel address", kset));
+            view.complete = false;
+            return view;
+        }
+        ListWalkResult result = walk_kernel_list(
+            kernel, kset + layout.get("linux_kset_list"), entry_offset, max_modules, "module_kset list",
+            [&](std::uint64_t mkobj) -> std::string {
+                std::uint64_t module = kernel.read_pointer(mkobj + mod_offset);
+                if (!module) return {}; // a built-in module's parameters
+                if (!is_kernel_address(kernel, module) || module + mkobj_offset != mkobj) {
+                    view.problems.push_back(fmt::format(
+                        "sysfs: module_kobject {:#x} points to module {:#x}, which does not hold it", mkobj, module));
+                    return {};
+                }
+                view.modules.insert(module);
+                return {};
+            },
+            [](std::uint64_t mkobj) { return fmt::format("module_kobject {:#x}", mkobj); });
+        if (!result.complete()) {
+            view.problems.push_back(result.problem);
+            view.complete = false;
+        }
+        for (std::string& broken : result.broken_links) view.problems.push_back(std::move(broken));
+    } catch (const Error& e) {
+        view.problems.push_back(fmt::format("sysfs: {}", e.what()));
+        view.complete = false;
+    }
+    return view;
+}
+
+} // namespace vmi

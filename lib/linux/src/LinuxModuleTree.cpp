@@ -1,0 +1,51 @@
+// The module tree view: mod_tree.root is a latch tree, two red-black trees
+// (tree[0], tree[1]) over the same nodes, kept so that lookups never wait. A
+// module has a node per memory region (core and init before 6.4, one per
+// module_memory type since), a struct mod_tree_node whose first member
+// points at the module. Tree 0 is walked; every node's module is seen.
+#include <fmt/ranges.h>
+
+#include "vmi/base/Error.hpp"
+#include "vmi/linux/KernelListWalk.hpp"
+#include "vmi/linux/KernelRbTree.hpp"
+#include "vmi/linux/LinuxModuleViews.hpp"
+
+namespace vmi {
+
+ModuleView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t mod_tree,
+                            std::size_t max_modules)
+{
+    ModuleView view{"mod_tree", "the module tree (mod_tree)", true, {}, {}, {}};
+    std::vector<std::string_view> missing =
+        layout.missing({"linux_mod_tree_trees", "linux_mod_tree_node_node", "linux_mod_tree_node_mod"});
+    if (!missing.empty() || !mod_tree) {
+        view.available = false;
+        view.unavailable =
+            missing.empty() ? "no mod_tree symbol" : fmt::format("the layout has no {}", fmt::join(missing, ", "));
+        return view;
+    }
+    std::uint64_t node_offset = layout.get("linux_mod_tree_node_node");
+    std::uint64_t mod_offset = layout.get("linux_mod_tree_node_mod");
+    try {
+        std::uint64_t root = kernel.read_pointer(mod_tree + layout.get("linux_mod_tree_trees"));
+        // Each module has a few regions; 8 nodes each is more than any kernel makes.
+        TreeWalkResult result = walk_rb_tree(kernel, root, max_modules * 8, "module tree", [&](std::uint64_t node) {
+            // tree[0] links latch_tree_node.node[0], the first member.
+            std::uint64_t module = kernel.read_pointer(node - node_offset + mod_offset);
+            if (is_kernel_address(kernel, module)) view.modules.insert(module);
+            else
+                view.problems.push_back(
+                    fmt::format("module tree: node {:#x} points to module {:#x}, not a kernel address", node, module));
+        });
+        if (!result.complete()) {
+            view.problems.push_back(result.problem);
+            view.complete = false;
+        }
+    } catch (const Error& e) {
+        view.problems.push_back(fmt::format("module tree: {}", e.what()));
+        view.complete = false;
+    }
+    return view;
+}
+
+} // namespace vmi

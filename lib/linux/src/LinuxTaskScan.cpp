@@ -1,0 +1,184 @@
+// The memory scan view (LinuxTaskViews.hpp, task_scan_view).
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/ranges.h>
+
+#include "vmi/base/Error.hpp"
+#include "vmi/linux/KernelListWalk.hpp"
+#include "vmi/linux/LinuxTaskViews.hpp"
+
+namespace vmi {
+namespace {
+
+constexpr std::uint64_t TASK_ALIGN = 64;                // L1_CACHE_BYTES: fork.c's task_struct cache alignment
+constexpr std::uint64_t CHUNK = std::uint64_t{4} << 20; // read RAM 4 MiB at a time
+constexpr std::int64_t PID_MAX_LIMIT = std::int64_t{4} * 1024 * 1024; // include/linux/threads.h
+constexpr std::uint32_t EXIT_ZOMBIE = 0x20;
+constexpr std::uint32_t EXIT_DEAD = 0x10;
+constexpr int MAX_THREADS_SEARCHED = 1 << 16;
+
+struct ScanFields {
+    std::uint64_t tasks, pid, comm, comm_length, thread_pid, pid_links, pid_tasks, pid_numbers, upid_nr;
+    std::optional<std::uint64_t> tgid, stack, exit_state, thread_node, signal, signal_thread_head;
+    std::uint64_t high = 0; // the filter reads a task_struct's first `high` bytes
+};
+
+class TaskScan {
+public:
+    TaskScan(AddressSpace& kernel, ScanFields fields, TaskView& view, std::size_t max_tasks)
+        : kernel_(kernel), f_(fields), view_(view), max_tasks_(max_tasks), word_(pointer_size(kernel.mode()))
+    {}
+
+    void scan(std::uint64_t direct_map)
+    {
+        std::vector<std::uint8_t> buffer;
+        for (const PhysicalRange& range : kernel_.memory().ranges()) {
+            for (std::uint64_t start = range.start; start < range.end(); start += CHUNK) {
+                if (view_.tasks.size() >= max_tasks_) return;
+                // A chunk outside the direct map (i386's highmem) holds no task_struct.
+                Translation t = kernel_.try_translate(direct_map + start);
+                if (!t.ok || t.physical != start) continue;
+                std::uint64_t size = std::min(CHUNK + f_.high, range.end() - start);
+                buffer.resize(size);
+                try {
+                    kernel_.memory().read(start, buffer);
+                } catch (const Error&) {
+                    continue;
+                }
+                for (std::uint64_t at = 0; at < CHUNK && at + f_.high <= size; at += TASK_ALIGN)
+                    if (plausible(buffer.data() + at)) validate(direct_map + start + at);
+            }
+        }
+    }
+
+private:
+    std::uint64_t pointer_at(const std::uint8_t* object, std::uint64_t offset) const
+    {
+        if (word_ == 4) {
+            std::uint32_t value = 0;
+            std::memcpy(&value, object + offset, 4);
+            return value;
+        }
+        std::uint64_t value = 0;
+        std::memcpy(&value, object + offset, 8);
+        return value;
+    }
+
+    static std::int32_t int_at(const std::uint8_t* object, std::uint64_t offset)
+    {
+        std::int32_t value = 0;
+        std::memcpy(&value, object + offset, 4);
+        return value;
+    }
+
+    // The cheap filter, on the bytes already read.
+    bool plausible(const std::uint8_t* object) const
+    {
+        if (!is_kernel_address(kernel_, pointer_at(object, f_.tasks)) ||
+            !is_kernel_address(kernel_, pointer_at(object, f_.tasks + word_)))
+            return false;
+        std::int32_t pid = int_at(object, f_.pid);
+        if (pid <= 0 || pid > PID_MAX_LIMIT) return false;
+        if (f_.tgid) {
+            std::int32_t tgid = int_at(object, *f_.tgid);
+            if (tgid <= 0 || tgid > PID_MAX_LIMIT) return false;
+        }
+        if (!is_kernel_address(kernel_, pointer_at(object, f_.thread_pid))) return false;
+        if (f_.stack && !is_kernel_address(kernel_, pointer_at(object, *f_.stack))) return false;
+        if (f_.exit_state) {
+            auto exit_state = static_cast<std::uint32_t>(int_at(object, *f_.exit_state));
+            if (exit_state != 0 && exit_state != EXIT_ZOMBIE && exit_state != EXIT_DEAD) return false;
+        }
+        const std::uint8_t* comm = object + f_.comm;
+        if (comm[0] == 0) return false;
+        for (std::uint64_t i = 0; i < f_.comm_length; ++i) {
+            if (comm[i] == 0) return true;
+            if (comm[i] < 0x20 || comm[i] > 0x7e) return false;
+        }
+        return false; // no NUL
+    }
+
+    // Whether `task` is in the thread group of the signal_struct it points at:
+    // signal->thread_head's list reaches its thread_node.
+    bool in_own_thread_group(std::uint64_t task)
+    {
+        if (!f_.signal || !f_.signal_thread_head || !f_.thread_node) return false;
+        std::uint64_t signal = kernel_.read_pointer(task + *f_.signal);
+        if (!is_kernel_address(kernel_, signal)) return false;
+        std::uint64_t head = signal + *f_.signal_thread_head;
+        std::uint64_t node = kernel_.read_pointer(head);
+        for (int i = 0; i < MAX_THREADS_SEARCHED && node != head; ++i) {
+            if (node == task + *f_.thread_node) return true;
+            if (!is_kernel_address(kernel_, node)) return false;
+            node = kernel_.read_pointer(node);
+        }
+        return false;
+    }
+
+    void validate(std::uint64_t task)
+    {
+        try {
+            auto pid = static_cast<std::uint32_t>(kernel_.read_u32(task + f_.pid));
+            std::uint64_t thread_pid = kernel_.read_pointer(task + f_.thread_pid);
+            bool by_pid = kernel_.read_pointer(thread_pid + f_.pid_tasks) == task + f_.pid_links &&
+                          kernel_.read_u32(thread_pid + f_.pid_numbers + f_.upid_nr) == pid;
+            if (by_pid || in_own_thread_group(task)) view_.tasks.insert(task);
+        } catch (const Error&) {
+            // a candidate whose links lead nowhere readable is no task
+        }
+    }
+
+    AddressSpace& kernel_;
+    ScanFields f_;
+    TaskView& view_;
+    std::size_t max_tasks_;
+    std::uint64_t word_;
+};
+
+} // namespace
+
+TaskView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
+                        std::size_t max_tasks)
+{
+    TaskView view{"scan", "a memory scan", true, {}, {}, {}};
+    std::vector<std::string_view> missing =
+        layout.missing({"linux_thread_pid", "linux_pid_links", "linux_pid_tasks", "linux_pid_numbers"});
+    if (!missing.empty() || !direct_map) {
+        view.available = false;
+        view.unavailable = missing.empty() ? "the kernel's direct map was not found"
+                                           : fmt::format("the layout has no {}", fmt::join(missing, ", "));
+        return view;
+    }
+    TaskOffsets o = layout.task_offsets();
+    ScanFields f{o.tasks,
+                 o.pid,
+                 o.comm,
+                 std::min<std::uint64_t>(o.comm_length, 64),
+                 layout.get("linux_thread_pid"),
+                 layout.get("linux_pid_links"),
+                 layout.get("linux_pid_tasks"),
+                 layout.get("linux_pid_numbers"),
+                 layout.find("linux_upid_nr").value_or(0),
+                 o.tgid,
+                 layout.find("linux_task_stack"),
+                 o.exit_state,
+                 o.thread_node,
+                 o.signal,
+                 o.signal_thread_head};
+    std::uint64_t word = pointer_size(kernel.mode());
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> read{
+        {f.tasks, 2 * word}, {f.pid, 4}, {f.comm, f.comm_length}, {f.thread_pid, word}};
+    for (const auto& [offset, size] : {std::pair{f.tgid, std::uint64_t{4}}, {f.stack, word}, {f.exit_state, 4}})
+        if (offset) read.emplace_back(*offset, size);
+    for (const auto& [offset, size] : read) f.high = std::max(f.high, offset + size);
+    if (f.high > std::uint64_t{64} * 1024) {
+        view.available = false;
+        view.unavailable = fmt::format("task_struct fields {} bytes apart: not a plausible layout", f.high);
+        return view;
+    }
+    TaskScan(kernel, f, view, max_tasks).scan(direct_map);
+    return view;
+}
+
+} // namespace vmi

@@ -1,0 +1,176 @@
+// Guest RAM mapped straight into our process: QEMU backs it with a memfd or a
+// file mapped shared (libvirt <memoryBacking><source type='memfd'/><access
+// mode='shared'/>, or -object memory-backend-memfd,share=on). QEMU's
+// /proc/PID/maps says which file holds each region's host address, and at
+// what offset; /proc/PID/fd gives us that file by its inode.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "qemu/GuestRamAccess.hpp"
+#include "vmi/base/Error.hpp"
+
+namespace vmi {
+namespace {
+
+struct HostMapping {
+    std::uint64_t low = 0, high = 0, file_offset = 0, inode = 0;
+    unsigned dev_major = 0, dev_minor = 0;
+    bool shared = false;
+    std::string path;
+};
+
+HostMapping find_mapping(int pid, std::uint64_t address)
+{
+    std::string maps_path = fmt::format("/proc/{}/maps", pid);
+    std::ifstream maps(maps_path);
+    if (!maps) fail("cannot read {}: {}", maps_path, std::strerror(errno));
+    std::string line;
+    while (std::getline(maps, line)) {
+        HostMapping m;
+        char dash = 0, colon = 0;
+        std::string perms, dev;
+        std::istringstream in(line);
+        in >> std::hex >> m.low >> dash >> m.high >> perms >> m.file_offset >> dev >> std::dec >> m.inode;
+        if (!in || dash != '-' || address < m.low || address >= m.high) continue;
+        std::getline(in >> std::ws, m.path);
+        std::istringstream dev_in(dev);
+        dev_in >> std::hex >> m.dev_major >> colon >> m.dev_minor;
+        m.shared = perms.size() >= 4 && perms[3] == 's';
+        return m;
+    }
+    fail("QEMU pid {} maps nothing at host address {:#x}", pid, address);
+}
+
+// An fd of `pid` whose file is the mapping's (same device and inode).
+std::string backing_fd(int pid, const HostMapping& mapping)
+{
+    std::string dir_path = fmt::format("/proc/{}/fd", pid);
+    DIR* dir = ::opendir(dir_path.c_str());
+    if (!dir) fail("cannot list {}: {} (run as root, or as QEMU's user)", dir_path, std::strerror(errno));
+    std::string found;
+    while (dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] == '.') continue;
+        std::string path = dir_path + "/" + entry->d_name;
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) continue;
+        if (st.st_ino == mapping.inode && major(st.st_dev) == mapping.dev_major &&
+            minor(st.st_dev) == mapping.dev_minor) {
+            found = path;
+            break;
+        }
+    }
+    ::closedir(dir);
+    if (found.empty()) fail("QEMU pid {} holds no open file for '{}'", pid, mapping.path);
+    return found;
+}
+
+class MappedGuestRam : public GuestRamAccess {
+    struct Map {
+        std::uint8_t* bytes = nullptr;
+        void* base = nullptr;
+        std::size_t length = 0;
+        std::string path;
+    };
+
+public:
+    MappedGuestRam(int pid, const std::vector<LiveRamRegion>& regions, bool writable) : pid_(pid), writable_(writable)
+    {
+        // Map every region QEMU backs with a shared file; others (video RAM,
+        // ROMs in anonymous memory) are left to another path.
+        std::string first_problem;
+        maps_.resize(regions.size());
+        for (std::size_t i = 0; i < regions.size(); ++i) {
+            try {
+                maps_[i] = map(regions[i]);
+            } catch (const Error& e) {
+                if (first_problem.empty()) first_problem = e.what();
+            }
+        }
+        if (std::none_of(maps_.begin(), maps_.end(), [](const Map& m) { return m.bytes != nullptr; })) {
+            unmap();
+            fail("{}", first_problem);
+        }
+    }
+    ~MappedGuestRam() override { unmap(); }
+    MappedGuestRam(const MappedGuestRam&) = delete;
+    MappedGuestRam& operator=(const MappedGuestRam&) = delete;
+
+    void read(std::size_t index, std::uint64_t offset, std::span<std::uint8_t> out) override
+    {
+        std::memcpy(out.data(), maps_[index].bytes + offset, out.size());
+    }
+    void write(std::size_t index, std::uint64_t offset, std::span<const std::uint8_t> data) override
+    {
+        if (!writable_) fail("guest RAM is mapped read-only");
+        std::memcpy(maps_[index].bytes + offset, data.data(), data.size());
+    }
+    bool can_write() const override { return writable_; }
+    bool covers(std::size_t index) const override { return maps_[index].bytes != nullptr; }
+    std::string describe() const override
+    {
+        std::uint64_t bytes = 0;
+        std::string path;
+        for (const Map& m : maps_) {
+            if (!m.bytes) continue;
+            bytes += m.length;
+            if (path.empty()) path = m.path;
+        }
+        return fmt::format("{} MiB mapped from QEMU pid {}'s {}", bytes >> 20, pid_, path);
+    }
+
+private:
+    Map map(const LiveRamRegion& live)
+    {
+        if (!live.host_address) fail("no host address for guest RAM at {:#x}", live.region.start);
+        HostMapping mapping = find_mapping(pid_, live.host_address);
+        if (!mapping.shared || mapping.inode == 0)
+            fail("QEMU maps guest RAM at {:#x} privately ({}): no shared memfd or file to map "
+                 "(libvirt: <memoryBacking><source type='memfd'/><access mode='shared'/>)",
+                 live.region.start, mapping.path.empty() ? "anonymous memory" : mapping.path);
+        if (live.host_address + live.region.size > mapping.high)
+            fail("guest RAM at {:#x} spans several host mappings", live.region.start);
+        std::string fd_path = backing_fd(pid_, mapping);
+        int fd = ::open(fd_path.c_str(), (writable_ ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0) fail("cannot open {} ({}): {}", fd_path, mapping.path, std::strerror(errno));
+        std::uint64_t file_offset = mapping.file_offset + (live.host_address - mapping.low);
+        long page = ::sysconf(_SC_PAGESIZE);
+        std::uint64_t aligned = file_offset & ~static_cast<std::uint64_t>(page - 1);
+        std::size_t length = live.region.size + (file_offset - aligned);
+        void* base = ::mmap(nullptr, length, PROT_READ | (writable_ ? PROT_WRITE : 0), MAP_SHARED, fd,
+                            static_cast<off_t>(aligned));
+        int err = errno;
+        ::close(fd);
+        if (base == MAP_FAILED) fail("cannot map {} ({}): {}", fd_path, mapping.path, std::strerror(err));
+        return {static_cast<std::uint8_t*>(base) + (file_offset - aligned), base, length, mapping.path};
+    }
+
+    void unmap()
+    {
+        for (Map& m : maps_)
+            if (m.base) ::munmap(m.base, m.length);
+        maps_.clear();
+    }
+
+    int pid_;
+    bool writable_;
+    std::vector<Map> maps_;
+};
+
+} // namespace
+
+std::unique_ptr<GuestRamAccess> map_guest_ram(int qemu_pid, const std::vector<LiveRamRegion>& regions, bool writable)
+{
+    if (qemu_pid <= 0) fail("the QEMU process is not known");
+    return std::make_unique<MappedGuestRam>(qemu_pid, regions, writable);
+}
+
+} // namespace vmi

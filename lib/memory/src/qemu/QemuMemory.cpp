@@ -1,0 +1,262 @@
+#include "qemu/QemuMemory.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "qemu/GuestRamAccess.hpp"
+#include "qemu/LibvirtDomain.hpp"
+#include "qemu/QmpSocket.hpp"
+#include "vmi/base/Diagnostics.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/memory/QemuLayout.hpp"
+
+namespace vmi {
+
+RamAccessPath parse_ram_access_path(const std::string& text)
+{
+    if (text.empty() || text == "auto") return RamAccessPath::automatic;
+    if (text == "memfd" || text == "mapped") return RamAccessPath::mapped;
+    if (text == "process") return RamAccessPath::process;
+    if (text == "monitor") return RamAccessPath::monitor;
+    fail("unknown memory access path '{}' (expected auto, memfd, process or monitor)", text);
+}
+
+std::unique_ptr<MemorySource> open_qmp_guest(const std::string& socket, RamAccessPath path, bool writable)
+{
+    return std::make_unique<QemuMemory>(std::make_unique<QmpSocket>(socket), path, writable);
+}
+
+std::unique_ptr<MemorySource> open_libvirt_guest(const std::string& uri, const std::string& domain, RamAccessPath path,
+                                                 bool writable)
+{
+    return std::make_unique<QemuMemory>(std::make_unique<LibvirtDomain>(uri, domain), path, writable);
+}
+
+QemuMemory::QemuMemory(std::unique_ptr<QemuMonitor> monitor, RamAccessPath path, bool writable)
+    : monitor_(std::move(monitor)), writable_(writable)
+{
+    // 'info mtree -f' and gpa2hva arrived in QEMU 2.10 (2017).
+    nlohmann::json version = monitor_->command("query-version");
+    int major = version["qemu"].value("major", 0), minor = version["qemu"].value("minor", 0);
+    if (major < 2 || (major == 2 && minor < 10))
+        fail("{}: QEMU {}.{} is too old (vmitools needs 2.10 or later)", monitor_->describe(), major, minor);
+    for (const QemuRamRegion& region : parse_qemu_mtree(monitor_->human("info mtree -f"))) {
+        regions_.push_back({region, 0});
+        ranges_.push_back({region.start, region.size});
+    }
+    // Host addresses, from QEMU itself (gpa2hva). Where QEMU cannot give one,
+    // only the monitor path is left (under auto; a path asked for fails).
+    if (path != RamAccessPath::monitor) {
+        try {
+            for (LiveRamRegion& live : regions_)
+                live.host_address =
+                    parse_qemu_gpa2hva(monitor_->human(fmt::format("gpa2hva {:#x}", live.region.start)));
+        } catch (const Error& e) {
+            if (path != RamAccessPath::automatic) throw;
+            path_notes_ = e.what();
+            path = RamAccessPath::monitor;
+        }
+    }
+    int pid = monitor_->qemu_pid();
+    auto open_path = [&](RamAccessPath which) -> std::unique_ptr<GuestRamAccess> {
+        try {
+            if (which == RamAccessPath::mapped) return map_guest_ram(pid, regions_, writable_);
+            if (which == RamAccessPath::process) return process_guest_ram(pid, regions_);
+            return monitor_guest_ram(*monitor_, regions_);
+        } catch (const Error& e) {
+            if (path != RamAccessPath::automatic) throw;
+            diag::note("not using {}: {}", which == RamAccessPath::mapped ? "a memfd/file mapping" : "process_vm_readv",
+                       e.what());
+            return nullptr;
+        }
+    };
+    access_.assign(regions_.size(), nullptr);
+    std::vector<RamAccessPath> order{path};
+    if (path == RamAccessPath::automatic)
+        order = {RamAccessPath::mapped, RamAccessPath::process, RamAccessPath::monitor};
+    for (RamAccessPath which : order) {
+        if (std::none_of(access_.begin(), access_.end(), [](GuestRamAccess* a) { return a == nullptr; })) break;
+        std::unique_ptr<GuestRamAccess> opened = open_path(which);
+        if (!opened) continue;
+        for (std::size_t i = 0; i < regions_.size(); ++i)
+            if (!access_[i] && opened->covers(i)) access_[i] = opened.get();
+        diag::note("guest memory through {}", opened->describe());
+        paths_.push_back(std::move(opened));
+    }
+    // A path chosen by hand may not reach every region (memfd: not the
+    // anonymous video RAM); those are left out of the guest's RAM.
+    ranges_.clear();
+    for (std::size_t i = 0; i < regions_.size(); ++i) {
+        if (access_[i]) {
+            ranges_.push_back({regions_[i].region.start, regions_[i].region.size});
+            continue;
+        }
+        diag::note("guest memory at {:#x}-{:#x} ({}) is not reachable that way: left out", regions_[i].region.start,
+                   regions_[i].region.start + regions_[i].region.size - 1, regions_[i].region.name);
+    }
+    for (GuestRamAccess* access : access_)
+        if (access && writable_ && !access->can_write())
+            fail("{}: guest RAM is reachable only through the QEMU monitor, which cannot write", monitor_->describe());
+}
+
+QemuMemory::~QemuMemory() = default;
+
+std::pair<std::size_t, std::uint64_t> QemuMemory::locate(std::uint64_t address, std::size_t size,
+                                                         const char* doing) const
+{
+    for (std::size_t i = 0; i < regions_.size(); ++i) {
+        PhysicalRange range{regions_[i].region.start, regions_[i].region.size};
+        if (access_[i] && range.contains(address)) {
+            if (size > range.end() - address)
+                fail("cannot {} {} bytes at physical {:#x}: physical {:#x} is not RAM", doing, size, address,
+                     range.end());
+            return {i, address - range.start};
+        }
+    }
+    fail("cannot {} physical address {:#x}: not guest RAM", doing, address);
+}
+
+void QemuMemory::check_pause_not_expired() const
+{
+    if (!expired_.load()) return;
+    std::lock_guard lock(expiry_mutex_);
+    throw Error(expiry_why_);
+}
+
+void QemuMemory::read(std::uint64_t address, std::span<std::uint8_t> out)
+{
+    check_pause_not_expired();
+    // A read may span adjacent regions (e.g. ROM pieces of low RAM).
+    std::size_t done = 0;
+    while (done < out.size()) {
+        std::uint64_t here = address + done;
+        auto [index, offset] = locate(here, 1, "read");
+        std::size_t n = std::min<std::uint64_t>(out.size() - done, regions_[index].region.size - offset);
+        access_[index]->read(index, offset, out.subspan(done, n));
+        done += n;
+    }
+    // Bytes read before the pause ran out were read from a paused guest (the
+    // flag is set before the guest is resumed); after, they may not be.
+    check_pause_not_expired();
+}
+
+void QemuMemory::write(std::uint64_t address, std::span<const std::uint8_t> data)
+{
+    check_pause_not_expired();
+    if (!writable_) fail("{} is open read-only", monitor_->describe());
+    // Check the whole range first: never half a write.
+    std::size_t checked = 0;
+    while (checked < data.size()) {
+        auto [index, offset] = locate(address + checked, 1, "write");
+        checked += std::min<std::uint64_t>(data.size() - checked, regions_[index].region.size - offset);
+    }
+    std::size_t done = 0;
+    while (done < data.size()) {
+        auto [index, offset] = locate(address + done, 1, "write");
+        std::size_t n = std::min<std::uint64_t>(data.size() - done, regions_[index].region.size - offset);
+        access_[index]->write(index, offset, data.subspan(done, n));
+        done += n;
+    }
+}
+
+std::optional<CpuRegisters> QemuMemory::registers() const
+{
+    check_pause_not_expired();
+    if (!registers_) registers_ = parse_qemu_registers(monitor_->human("info registers"));
+    return registers_;
+}
+
+bool QemuMemory::pause()
+{
+    if (!monitor_->running()) {
+        diag::note("the guest is paused already; it stays paused");
+        return false;
+    }
+    stop_sent_ = true;
+    try {
+        monitor_->stop();
+    } catch (const Error& e) {
+        // The stop may have reached QEMU even so (an answer that came too
+        // late): undo it, or say how.
+        try {
+            monitor_->cont();
+            stop_sent_ = false;
+        } catch (const Error&) {
+            fail("could not pause the guest: {}; it may be paused now: resume it with {}", e.what(), resume_command());
+        }
+        fail("could not pause the guest: {}", e.what());
+    }
+    paused_at_ = std::chrono::steady_clock::now();
+    expired_ = false;
+    resumed_early_ = false;
+    registers_.reset();
+    for (auto& access : paths_) access->invalidate();
+    diag::note("guest paused");
+    return true;
+}
+
+void QemuMemory::resume()
+{
+    if (!resumed_early_) {
+        monitor_->cont();
+        resumed_at_ = std::chrono::steady_clock::now();
+    }
+    stop_sent_ = false;
+    registers_.reset();
+    for (auto& access : paths_) access->invalidate();
+    diag::note("guest resumed after {:.1f} ms paused{}",
+               std::chrono::duration<double, std::milli>(resumed_at_ - paused_at_).count(),
+               resumed_early_ ? " (the time limit ran out)" : "");
+}
+
+void QemuMemory::expire_pause(const std::string& why)
+{
+    {
+        std::lock_guard lock(expiry_mutex_);
+        expiry_why_ = why;
+    }
+    expired_ = true;
+    monitor_->cont();
+    resumed_at_ = std::chrono::steady_clock::now();
+    resumed_early_ = true;
+    stop_sent_ = false;
+}
+
+std::string QemuMemory::guest_key() const
+{
+    // The QEMU process, however it is reached (QMP or libvirt), is the guest;
+    // its start time tells it from a later process with the same pid.
+    if (int pid = monitor_->qemu_pid(); pid > 0) {
+        std::ifstream in(fmt::format("/proc/{}/stat", pid));
+        std::string stat;
+        std::getline(in, stat);
+        std::size_t end_of_name = stat.rfind(')');
+        if (end_of_name != std::string::npos) {
+            // Fields after "pid (comm)": state is field 3, starttime field 22.
+            std::istringstream fields(stat.substr(end_of_name + 1));
+            std::string field;
+            for (int number = 3; fields >> field; ++number)
+                if (number == 22) return fmt::format("qemu-{}-{}", pid, field);
+        }
+    }
+    return monitor_->guest_key();
+}
+
+std::string QemuMemory::resume_command() const { return monitor_->resume_command(); }
+
+void QemuMemory::resume_from_signal_handler() noexcept
+{
+    if (stop_sent_.exchange(false)) monitor_->cont_from_signal_handler();
+}
+
+bool QemuMemory::writable() const { return writable_; }
+
+std::string QemuMemory::describe() const
+{
+    std::uint64_t total = 0;
+    for (const PhysicalRange& range : ranges_) total += range.size;
+    return fmt::format("live guest via {} ({} RAM ranges, {} MiB)", monitor_->describe(), ranges_.size(), total >> 20);
+}
+
+} // namespace vmi

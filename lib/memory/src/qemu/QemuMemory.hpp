@@ -1,0 +1,71 @@
+#pragma once
+// Guest-physical memory of a running QEMU (the live backend): RAM layout from
+// `info mtree -f`, registers from `info registers`, bytes by the fastest path
+// that works (see GuestRamAccess), pause and resume through the monitor.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qemu/QemuMonitor.hpp"
+#include "vmi/memory/MemorySource.hpp"
+#include "vmi/memory/QemuGuest.hpp"
+
+namespace vmi {
+
+class GuestRamAccess;
+struct LiveRamRegion;
+
+class QemuMemory : public MemorySource {
+public:
+    QemuMemory(std::unique_ptr<QemuMonitor> monitor, RamAccessPath path, bool writable);
+    ~QemuMemory() override;
+
+    void read(std::uint64_t address, std::span<std::uint8_t> out) override;
+    void write(std::uint64_t address, std::span<const std::uint8_t> data) override;
+    const std::vector<PhysicalRange>& ranges() const override { return ranges_; }
+    std::optional<CpuRegisters> registers() const override;
+    bool pause() override;
+    void resume() override;
+    bool live() const override { return true; }
+    std::string guest_key() const override;
+    std::string resume_command() const override;
+    void resume_from_signal_handler() noexcept override;
+    void expire_pause(const std::string& why) override;
+    bool writable() const override;
+    std::string describe() const override;
+
+    QemuMonitor& monitor() { return *monitor_; }
+
+private:
+    // The region holding `address` and the offset into it; throws for a hole.
+    std::pair<std::size_t, std::uint64_t> locate(std::uint64_t address, std::size_t size, const char* doing) const;
+    // Throws once expire_pause() has ended the pause.
+    void check_pause_not_expired() const;
+
+    std::unique_ptr<QemuMonitor> monitor_;
+    std::vector<LiveRamRegion> regions_;
+    std::vector<PhysicalRange> ranges_;
+    // The paths in use, fastest first, and which one serves each region.
+    std::vector<std::unique_ptr<GuestRamAccess>> paths_;
+    std::vector<GuestRamAccess*> access_;
+    std::string path_notes_; // why faster paths were not used
+    bool writable_ = false;
+    mutable std::optional<CpuRegisters> registers_;
+    std::chrono::steady_clock::time_point paused_at_;
+    // Set by expire_pause() from the time-limit thread: reads fail from then
+    // on (expired_), and resume() need not resume again (resumed_early_).
+    std::atomic<bool> expired_{false};
+    // From just before our stop is sent until our cont returns: what a crash
+    // handler must undo.
+    std::atomic<bool> stop_sent_{false};
+    std::atomic<bool> resumed_early_{false};
+    mutable std::mutex expiry_mutex_;
+    std::string expiry_why_;
+    std::chrono::steady_clock::time_point resumed_at_;
+};
+
+} // namespace vmi
