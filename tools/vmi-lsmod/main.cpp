@@ -1,60 +1,75 @@
 // vmi-lsmod: list a guest's kernel modules from outside, as lsmod would
 // inside (the paper's Table 2 experiment).
-#include "vmi/Diagnostics.hpp"
-#include "vmi/Hexdump.hpp"
-#include "vmi/LinuxKernel.hpp"
-#include "vmi/OutputFormat.hpp"
-#include "vmi/ScopedPause.hpp"
-#include "vmi/Session.hpp"
-#include "vmi/TextTable.hpp"
-#include "vmi/ToolMain.hpp"
+#include "ModuleCheck.hpp"
+#include "common/ColumnTable.hpp"
+#include "common/Guest.hpp"
+#include "common/PauseOptions.hpp"
+#include "common/ToolMain.hpp"
+#include "vmi/memory/ScopedPause.hpp"
 
 namespace {
 
-struct LsmodOptions {
-    vmi::SessionOptions session;
-    bool no_headers = false;
-    bool no_pause = false;
-};
+using vmi::Align;
+using vmi::LinuxModule;
 
-std::string used_by(const vmi::LinuxModule& module)
+const vmi::ColumnTable<LinuxModule>& columns()
 {
-    std::string text = std::to_string(module.refcount);
-    for (std::size_t i = 0; i < module.used_by.size(); ++i)
-        text += (i ? "," : " ") + vmi::printable(module.used_by[i]);
-    return text;
+    using vmi::optional_cell;
+    auto number = [](auto value) { return vmi::Cell(value); };
+    static const vmi::ColumnTable<LinuxModule> table(
+        {
+            {"name", "NAME", Align::Left, "module name",
+             [](const LinuxModule& m) { return m.bad("name") ? vmi::Cell(vmi::Unreadable{}) : vmi::Cell(m.name); }},
+            {"size", "SIZE", Align::Right, "size in bytes, as /proc/modules adds it up",
+             [=](const LinuxModule& m) { return optional_cell(m.size, m.bad("size"), number); }},
+            {"refcount", "REFCOUNT", Align::Right, "reference count (lsmod's \"Used by\" number)",
+             [=](const LinuxModule& m) { return optional_cell(m.refcount, m.bad("refcount"), number); }},
+            {"used_by", "USED_BY", Align::Left, "modules that use it",
+             [=](const LinuxModule& m) { return optional_cell(m.used_by, m.bad("used_by"), number); }},
+            {"state", "STATE", Align::Left, "Live, Loading or Unloading",
+             [=](const LinuxModule& m) { return optional_cell(m.state, m.bad("state"), number); }},
+            {"address", "ADDRESS", Align::Left, "where its code starts",
+             [](const LinuxModule& m) {
+                 return optional_cell(m.base, m.bad("address"),
+                                      [](std::uint64_t a) { return vmi::Cell(vmi::Address{a}); });
+             }},
+            {"module", "MODULE", Align::Left, "address of its struct module",
+             [](const LinuxModule& m) { return vmi::Cell(vmi::Address{m.address}); }},
+        },
+        "name,size,refcount,used_by,address");
+    return table;
 }
+
+struct LsmodOptions {
+    vmi::GuestOptions guest;
+    vmi::TableOptions table;
+    vmi::PauseOptions pause;
+    bool check = false;
+    bool all = false;
+};
 
 int run(LsmodOptions& options)
 {
-    vmi::OutputFormat format = options.session.format();
-    vmi::Session session = vmi::Session::open(options.session);
+    if (options.check) return vmi::run_module_check(options.guest, options.table, options.all, options.pause);
+    if (options.all) vmi::fail("--all goes with --check");
+    vmi::OutputFormat format = options.guest.format();
+    auto chosen = columns().select(options.table.columns, format);
+    vmi::Guest guest(options.guest);
     vmi::ModuleListing listing;
     {
-        vmi::LinuxKernel linux_kernel(session); // attach before pausing: the paused window is the walk only
-        vmi::ScopedPause pause(session.memory(), !options.no_pause);
-        listing = linux_kernel.modules();
+        guest.kernel().attach(); // before pausing: the paused window is the walk only
+        vmi::warn_unavailable_columns(chosen,
+                                      [&](std::string_view id) { return guest.kernel().missing_module_keys(id); });
+        vmi::ScopedPause pause(guest.memory(), !options.pause.no_pause, options.pause.limits());
+        listing = guest.kernel().modules();
+        pause.resume();
     }
-    if (format == vmi::OutputFormat::Text) {
-        vmi::TextTable table({{"Module", false}, {"Size", true}, {"Used by", false}, {"Address", false}});
-        for (const vmi::LinuxModule& module : listing.modules)
-            table.add_row({vmi::printable(module.name), std::to_string(module.size), used_by(module),
-                           vmi::hex_address(module.base)});
-        fmt::print("{}", table.render(!options.no_headers));
-    } else {
-        nlohmann::json all = nlohmann::json::array();
-        for (const vmi::LinuxModule& module : listing.modules) {
-            nlohmann::json item{{"name", module.name},         {"size", module.size},
-                                {"refcount", module.refcount}, {"used_by", module.used_by},
-                                {"address", vmi::hex_address(module.base)}, {"state", module.state},
-                                {"module", vmi::hex_address(module.address)}};
-            if (format == vmi::OutputFormat::JsonLines) fmt::print("{}\n", vmi::to_json_text(item));
-            else all.push_back(std::move(item));
-        }
-        if (format == vmi::OutputFormat::Json) fmt::print("{}\n", vmi::to_json_text(all));
-    }
-    for (const std::string& problem : listing.problems) vmi::diag::warn("{}", problem);
-    return listing.problems.empty() ? vmi::EXIT_OK : vmi::EXIT_ERROR;
+    std::vector<std::vector<vmi::Cell>> rows;
+    for (const LinuxModule& module : listing.modules) rows.push_back(columns().cells(chosen, module));
+    vmi::print_output(
+        vmi::render_table(columns().headings(chosen), rows, {format, !options.table.no_headers, options.table.raw}));
+    for (const std::string& problem : listing.problems) vmi::report_problem(problem);
+    return vmi::EXIT_OK;
 }
 
 } // namespace
@@ -65,9 +80,15 @@ int main(int argc, char** argv)
     return vmi::run_tool(
         "vmi-lsmod", "List a guest's kernel modules from outside the guest.", argc, argv,
         [&](CLI::App& app) {
-            vmi::add_session_options(app, options.session);
-            app.add_flag("--no-headers", options.no_headers, "No header line; columns joined by single spaces");
-            app.add_flag("--no-pause", options.no_pause, "Read a live guest without pausing it");
+            vmi::add_guest_options(app, options.guest);
+            vmi::add_table_options(app, options.table, columns());
+            vmi::add_pause_options(app, options.pause, /*offer_no_pause=*/true);
+            app.add_flag("--check", options.check,
+                         "Cross-view check: compare the module list, sysfs (module_kset), the module tree "
+                         "(mod_tree) and a scan of the module area; print the modules some view hides, exit 1 if there "
+                         "are any (columns: name, "
+                         "module, state, hidden, modules, sysfs, mod_tree, scan, seen_by, missed_by, meaning)");
+            app.add_flag("--all", options.all, "With --check: every module, one column per view");
         },
         [&] { return run(options); });
 }

@@ -3,135 +3,134 @@
 #include <algorithm>
 #include <set>
 
-#include "vmi/Diagnostics.hpp"
-#include "vmi/Error.hpp"
-#include "vmi/Hexdump.hpp"
-#include "vmi/LinuxKernel.hpp"
-#include "vmi/OutputFormat.hpp"
-#include "vmi/ScopedPause.hpp"
-#include "vmi/Session.hpp"
-#include "vmi/TextTable.hpp"
-#include "vmi/ToolMain.hpp"
+#include "ProcessCheck.hpp"
+#include "common/ColumnTable.hpp"
+#include "common/Guest.hpp"
+#include "common/PauseOptions.hpp"
+#include "common/ToolMain.hpp"
+#include "vmi/memory/ScopedPause.hpp"
 
 namespace {
 
-const std::vector<std::string> ALL_COLUMNS{"pid", "tid", "ppid", "uid", "gid", "state", "name", "comm", "task", "dtb", "cmd"};
-
-struct PsOptions {
-    vmi::SessionOptions session;
-    std::string columns;
-    bool no_headers = false;
-    bool threads = false;
-    std::vector<std::int64_t> pids;
-    bool no_pause = false;
+struct TaskRow {
+    const vmi::LinuxTask& task;
+    vmi::LinuxKernel& kernel;
 };
 
-std::vector<std::string> parse_columns(const PsOptions& options)
+using vmi::Align;
+
+vmi::Cell number(std::int64_t value) { return value; }
+vmi::Cell text(const std::string& value) { return value; }
+
+const vmi::ColumnTable<TaskRow>& columns()
 {
-    std::string list = options.columns;
-    if (list.empty()) list = options.threads ? "pid,tid,ppid,uid,state,name" : "pid,ppid,uid,state,name";
-    std::vector<std::string> columns;
-    std::size_t start = 0;
-    while (start <= list.size()) {
-        std::size_t comma = list.find(',', start);
-        std::string column = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (std::find(ALL_COLUMNS.begin(), ALL_COLUMNS.end(), column) == ALL_COLUMNS.end())
-            vmi::fail("-o: unknown column '{}' (known: pid, tid, ppid, uid, gid, state, name, comm, task, dtb, cmd)", column);
-        columns.push_back(column);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
-    return columns;
+    using vmi::optional_cell;
+    static const vmi::ColumnTable<TaskRow> table(
+        {
+            {"pid", "PID", Align::Right, "process id (the thread group's), as ps shows it",
+             [](const TaskRow& r) { return optional_cell(std::optional(r.task.pid), r.task.bad("pid"), number); }},
+            {"tid", "TID", Align::Right, "thread id",
+             [](const TaskRow& r) { return optional_cell(std::optional(r.task.tid), r.task.bad("tid"), number); }},
+            {"ppid", "PPID", Align::Right, "parent's process id",
+             [](const TaskRow& r) { return optional_cell(r.task.ppid, r.task.bad("ppid"), number); }},
+            {"uid", "UID", Align::Right, "effective user id",
+             [](const TaskRow& r) {
+                 return optional_cell(r.task.uid, r.task.bad("uid"), [](std::uint32_t v) { return number(v); });
+             }},
+            {"gid", "GID", Align::Right, "effective group id",
+             [](const TaskRow& r) {
+                 return optional_cell(r.task.gid, r.task.bad("gid"), [](std::uint32_t v) { return number(v); });
+             }},
+            {"state", "STATE", Align::Left, "state letter, as ps shows it (R S D T t X Z P I)",
+             [](const TaskRow& r) {
+                 return optional_cell(r.task.state, r.task.bad("state"),
+                                      [](char c) { return text(std::string(1, c)); });
+             }},
+            {"name", "NAME", Align::Left, "name as procfs shows it (a kernel thread's full name, a worker's workqueue)",
+             [](const TaskRow& r) { return optional_cell(std::optional(r.task.name), r.task.bad("name"), text); }},
+            {"comm", "COMM", Align::Left, "task_struct.comm, at most 15 bytes",
+             [](const TaskRow& r) { return optional_cell(std::optional(r.task.comm), r.task.bad("comm"), text); }},
+            {"kernel_thread", "KTHREAD", Align::Left, "whether it is a kernel thread",
+             [](const TaskRow& r) {
+                 return optional_cell(r.task.kernel_thread, r.task.bad("kernel_thread"),
+                                      [](bool b) { return vmi::Cell(b); });
+             }},
+            {"task", "TASK", Align::Left, "address of its task_struct",
+             [](const TaskRow& r) { return vmi::Cell(vmi::Address{r.task.address}); }},
+            {"dtb", "DTB", Align::Left, "physical address of its page tables (none for kernel threads)",
+             [](const TaskRow& r) {
+                 if (r.task.bad("dtb")) return vmi::Cell(vmi::Unreadable{});
+                 return r.task.dtb ? vmi::Cell(vmi::Address{*r.task.dtb}) : vmi::Cell(std::monostate{});
+             }},
+            {"cmd", "CMD", Align::Left, "command line, read through the process's own page tables",
+             [](const TaskRow& r) { return optional_cell(r.kernel.command_line(r.task), false, text); }},
+        },
+        "pid,ppid,uid,state,name",
+        // Every column but the costly cmd.
+        "pid,tid,ppid,uid,gid,state,name,comm,kernel_thread,task,dtb");
+    return table;
 }
 
-std::string cell(const std::string& column, const vmi::LinuxTask& task, vmi::LinuxKernel& linux_kernel)
-{
-    if (column == "pid") return std::to_string(task.tgid);
-    if (column == "tid") return std::to_string(task.pid);
-    if (column == "ppid") return std::to_string(task.ppid);
-    if (column == "uid") return std::to_string(task.uid);
-    if (column == "gid") return std::to_string(task.gid);
-    if (column == "state") return std::string(1, task.state);
-    if (column == "name") return vmi::printable(task.name);
-    if (column == "comm") return vmi::printable(task.comm);
-    if (column == "task") return vmi::hex_address(task.address);
-    if (column == "dtb") return task.dtb ? vmi::hex_address(*task.dtb) : "-";
-    return vmi::printable(linux_kernel.command_line(task));
-}
+struct PsOptions {
+    vmi::GuestOptions guest;
+    vmi::TableOptions table;
+    bool threads = false;
+    std::vector<std::int64_t> pids;
+    vmi::PauseOptions pause;
+    bool check = false;
+    vmi::ProcessCheckOptions check_options;
+};
 
-nlohmann::json task_json(const vmi::LinuxTask& task, bool with_cmd, vmi::LinuxKernel& linux_kernel)
+// Only the processes asked for; a pid that is not there is a problem.
+void keep_pids(std::vector<vmi::LinuxTask>& tasks, const std::vector<std::int64_t>& pids,
+               std::vector<std::string>& problems)
 {
-    nlohmann::json out{{"pid", task.tgid},
-                       {"tid", task.pid},
-                       {"ppid", task.ppid},
-                       {"uid", task.uid},
-                       {"gid", task.gid},
-                       {"state", std::string(1, task.state)},
-                       {"name", task.name},
-                       {"comm", task.comm},
-                       {"task", vmi::hex_address(task.address)},
-                       {"dtb", task.dtb ? nlohmann::json(vmi::hex_address(*task.dtb)) : nlohmann::json(nullptr)},
-                       {"kernel_thread", task.kernel_thread}};
-    if (with_cmd) out["cmd"] = linux_kernel.command_line(task);
-    return out;
+    if (pids.empty()) return;
+    std::set<std::int64_t> wanted(pids.begin(), pids.end());
+    std::erase_if(tasks, [&](const vmi::LinuxTask& t) { return !wanted.contains(t.pid); });
+    for (std::int64_t pid : pids)
+        if (std::none_of(tasks.begin(), tasks.end(), [&](const auto& t) { return t.pid == pid; }))
+            problems.push_back(fmt::format("no process with pid {}", pid));
 }
 
 int run(PsOptions& options)
 {
-    std::vector<std::string> columns = parse_columns(options);
-    vmi::OutputFormat format = options.session.format();
-    vmi::Session session = vmi::Session::open(options.session);
-    std::vector<vmi::LinuxTask> tasks;
+    if (options.check) {
+        if (options.threads || !options.pids.empty())
+            vmi::fail("--threads and --pid do not go with --check (it compares every task, threads included)");
+        options.check_options.pause = options.pause;
+        return vmi::run_process_check(options.guest, options.table, options.check_options);
+    }
+    if (options.check_options.all || options.check_options.no_scan || options.check_options.all_domains ||
+        !options.check_options.guest_ps.empty() || options.check_options.agent)
+        vmi::fail("--all, --no-scan, --all-domains, --guest-ps and --agent go with --check");
+    vmi::OutputFormat format = options.guest.format();
+    std::string_view list = options.table.columns;
+    if (list.empty() && options.threads && format == vmi::OutputFormat::Text) list = "pid,tid,ppid,uid,state,name";
+    auto chosen = columns().select(list, format);
+    vmi::Guest guest(options.guest);
+    vmi::LinuxKernel& kernel = guest.kernel();
+    std::vector<std::vector<vmi::Cell>> rows;
     std::vector<std::string> problems;
-    std::vector<std::string> output;
     {
-        // The lists are walked, and command lines read, while the guest is paused.
-        vmi::LinuxKernel linux_kernel(session); // attach before pausing: the paused window is the walk only
-        vmi::ScopedPause pause(session.memory(), !options.no_pause);
-        vmi::TaskListing listing = linux_kernel.tasks({.threads = options.threads});
-        tasks = std::move(listing.tasks);
+        // The lists are walked, and command lines read, while the guest is
+        // paused; attaching comes first, so the paused window is the walk only.
+        kernel.attach();
+        vmi::warn_unavailable_columns(chosen, [&](std::string_view id) { return kernel.missing_task_keys(id); });
+        vmi::ScopedPause pause(guest.memory(), !options.pause.no_pause, options.pause.limits());
+        vmi::TaskListing listing = kernel.tasks({.threads = options.threads});
         problems = std::move(listing.problems);
-        std::sort(tasks.begin(), tasks.end(), [](const auto& a, const auto& b) {
-            return std::tie(a.tgid, a.pid) < std::tie(b.tgid, b.pid);
-        });
-        if (!options.pids.empty()) {
-            std::set<std::int64_t> wanted(options.pids.begin(), options.pids.end());
-            std::erase_if(tasks, [&](const vmi::LinuxTask& t) { return !wanted.count(t.tgid); });
-            for (std::int64_t pid : options.pids)
-                if (std::none_of(tasks.begin(), tasks.end(), [&](const auto& t) { return t.tgid == pid; }))
-                    problems.push_back(fmt::format("no process with pid {}", pid));
-        }
-
-        bool with_cmd = std::find(columns.begin(), columns.end(), "cmd") != columns.end();
-        if (format == vmi::OutputFormat::Text) {
-            std::vector<vmi::TextTable::Column> table_columns;
-            for (const std::string& column : columns) {
-                std::string header = column;
-                std::transform(header.begin(), header.end(), header.begin(), ::toupper);
-                bool numeric = column == "pid" || column == "tid" || column == "ppid" || column == "uid" || column == "gid";
-                table_columns.push_back({header, numeric});
-            }
-            vmi::TextTable table(table_columns);
-            for (const vmi::LinuxTask& task : tasks) {
-                std::vector<std::string> row;
-                for (const std::string& column : columns) row.push_back(cell(column, task, linux_kernel));
-                table.add_row(std::move(row));
-            }
-            output.push_back(table.render(!options.no_headers));
-        } else {
-            nlohmann::json all = nlohmann::json::array();
-            for (const vmi::LinuxTask& task : tasks) {
-                nlohmann::json item = task_json(task, with_cmd, linux_kernel);
-                if (format == vmi::OutputFormat::JsonLines) output.push_back(vmi::to_json_text(item) + "\n");
-                else all.push_back(std::move(item));
-            }
-            if (format == vmi::OutputFormat::Json) output.push_back(vmi::to_json_text(all) + "\n");
-        }
+        std::sort(listing.tasks.begin(), listing.tasks.end(),
+                  [](const auto& a, const auto& b) { return std::tie(a.pid, a.tid) < std::tie(b.pid, b.tid); });
+        keep_pids(listing.tasks, options.pids, problems);
+        for (const vmi::LinuxTask& task : listing.tasks) rows.push_back(columns().cells(chosen, {task, kernel}));
+        pause.resume();
     }
     // Printing happens after the guest runs again.
-    for (const std::string& text : output) fmt::print("{}", text);
-    for (const std::string& problem : problems) vmi::diag::warn("{}", problem);
-    return problems.empty() ? vmi::EXIT_OK : vmi::EXIT_ERROR;
+    vmi::print_output(
+        vmi::render_table(columns().headings(chosen), rows, {format, !options.table.no_headers, options.table.raw}));
+    for (const std::string& problem : problems) vmi::report_problem(problem);
+    return vmi::EXIT_OK;
 }
 
 } // namespace
@@ -142,14 +141,31 @@ int main(int argc, char** argv)
     return vmi::run_tool(
         "vmi-ps", "List a guest's processes from outside the guest.", argc, argv,
         [&](CLI::App& app) {
-            vmi::add_session_options(app, options.session);
-            app.add_option("-o,--columns", options.columns,
-                           "Columns, comma-separated: pid, tid, ppid, uid, gid, state, name, comm, task, dtb, cmd "
-                           "(default pid,ppid,uid,state,name)");
-            app.add_flag("--no-headers", options.no_headers, "No header line; columns joined by single spaces");
+            vmi::add_guest_options(app, options.guest);
+            vmi::add_table_options(app, options.table, columns());
             app.add_flag("--threads", options.threads, "List every thread, not only each process's leader");
             app.add_option("--pid", options.pids, "Only this process (repeatable)");
-            app.add_flag("--no-pause", options.no_pause, "Read a live guest without pausing it");
+            vmi::add_pause_options(app, options.pause, /*offer_no_pause=*/true);
+            app.add_flag(
+                "--check", options.check,
+                "Cross-view check: compare the task list, the PID table, the children lists, the thread "
+                "groups, the runqueues and a scan of RAM (and --guest-ps or --agent); print the processes some view "
+                "hides, exit 1 "
+                "if there are any (columns: pid, tid, name, task, hidden, tasks, pid_table, children, "
+                "threads, runqueue, scan, guest, seen_by, missed_by, meaning)");
+            app.add_flag("--all", options.check_options.all, "With --check: every task, one column per view");
+            app.add_flag("--all-domains", options.check_options.all_domains,
+                         "With --check: every running libvirt domain of --uri, one JSON line each ({domain, "
+                         "tasks, warnings, problems, exit} or {domain, error, exit}); exit 1 if any has a finding");
+            app.add_flag("--no-scan", options.check_options.no_scan,
+                         "With --check: skip the scan of guest RAM for task_structs (the longest part of the pause)");
+            app.add_option("--guest-ps", options.check_options.guest_ps,
+                           "With --check: the guest's own process list (ps -e -o pid=,comm= or the numeric "
+                           "names in /proc), a file or - for stdin")
+                ->type_name("FILE");
+            app.add_flag("--agent", options.check_options.agent,
+                         "With --check, on libvirt domains: ask the guest's qemu-guest-agent for its own process "
+                         "list (guest-exec of /bin/sh listing /proc, at most 15 s), as --guest-ps would give it");
         },
         [&] { return run(options); });
 }

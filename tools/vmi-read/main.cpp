@@ -5,22 +5,22 @@
 #include <cstring>
 #include <vector>
 
-#include "vmi/AddressTarget.hpp"
-#include "vmi/Diagnostics.hpp"
-#include "vmi/Error.hpp"
-#include "vmi/HexBytes.hpp"
-#include "vmi/Hexdump.hpp"
-#include "vmi/NumberParser.hpp"
-#include "vmi/OutputFormat.hpp"
-#include "vmi/Session.hpp"
-#include "vmi/ToolMain.hpp"
+#include "common/AddressTarget.hpp"
+#include "common/Guest.hpp"
+#include "common/HexBytes.hpp"
+#include "common/Hexdump.hpp"
+#include "common/OutputFormat.hpp"
+#include "common/ToolMain.hpp"
+#include "vmi/base/Diagnostics.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/base/NumberParser.hpp"
 
 namespace {
 
 constexpr std::uint64_t MAX_COUNT_BYTES = 256ULL << 20; // one read is capped at 256 MiB
 
 struct ReadOptions {
-    vmi::SessionOptions session;
+    vmi::GuestOptions guest;
     vmi::AddressOptions address;
     std::string count;
     std::string as = "bytes";
@@ -59,29 +59,30 @@ int print_string(ReadOptions& options, vmi::AddressTarget& target, vmi::OutputFo
         write_raw(text);
     } else if (format == vmi::OutputFormat::Text) {
         std::string shown = vmi::printable(text);
-        fmt::print("{}{}", shown, shown.ends_with('\n') ? "" : "\n");
+        vmi::print_output(shown.ends_with('\n') ? shown : shown + "\n");
     } else {
         nlohmann::json out{{"address", vmi::hex_address(target.address())},
                            {"space", target.space_name()},
                            {"as", "string"},
                            {"string", text},
                            {"terminated", terminated}};
-        fmt::print("{}\n", vmi::to_json_text(out));
+        vmi::print_output(vmi::to_json_text(out) + "\n");
     }
     return vmi::EXIT_OK;
 }
 
 int read_memory(ReadOptions& options)
 {
-    vmi::Session session = vmi::Session::open(options.session);
-    vmi::OutputFormat format = options.session.format();
-    vmi::AddressTarget target = vmi::AddressTarget::resolve(options.address, session);
+    vmi::Guest guest(options.guest);
+    vmi::OutputFormat format = options.guest.format();
+    vmi::AddressTarget target = vmi::AddressTarget::resolve(options.address, guest);
     unsigned size = item_size(options.as, target);
 
     std::uint64_t default_count = options.as == "bytes" ? 256 : options.as == "string" ? 4096 : 1;
     std::uint64_t count = options.count.empty() ? default_count : vmi::parse_u64(options.count, "--count");
     if (count == 0) vmi::fail("--count must be at least 1");
-    if (count > MAX_COUNT_BYTES / size) vmi::fail("--count {} is too large (at most {} bytes per read)", count, MAX_COUNT_BYTES);
+    if (count > MAX_COUNT_BYTES / size)
+        vmi::fail("--count {} is too large (at most {} bytes per read)", count, MAX_COUNT_BYTES);
     if (options.as == "string") return print_string(options, target, format, count);
 
     std::vector<std::uint8_t> bytes(count * size);
@@ -99,34 +100,36 @@ int read_memory(ReadOptions& options)
     };
     if (format == vmi::OutputFormat::Text) {
         if (as_bytes) {
-            fmt::print("{}", vmi::hexdump(target.address(), bytes));
+            vmi::print_output(vmi::hexdump(target.address(), bytes));
         } else {
             for (std::uint64_t i = 0; i < count; ++i) {
                 std::uint64_t value = decode(&bytes[i * size], size);
-                if (options.as == "addr") fmt::print("{:#0{}x}\n", value, 2 + 2 * size);
-                else fmt::print("{}\n", value);
+                if (options.as == "addr") vmi::print_output(fmt::format("{:#0{}x}\n", value, 2 + 2 * size));
+                else vmi::print_output(fmt::format("{}\n", value));
             }
         }
     } else if (format == vmi::OutputFormat::Json) {
-        nlohmann::json out{{"address", vmi::hex_address(target.address())}, {"space", target.space_name()}, {"as", options.as}};
+        nlohmann::json out{
+            {"address", vmi::hex_address(target.address())}, {"space", target.space_name()}, {"as", options.as}};
         if (as_bytes) {
             out["hex"] = vmi::hex_string(bytes);
         } else {
             out["values"] = nlohmann::json::array();
             for (std::uint64_t i = 0; i < count; ++i) out["values"].push_back(render(i));
         }
-        fmt::print("{}\n", vmi::to_json_text(out));
+        vmi::print_output(vmi::to_json_text(out) + "\n");
     } else {
         // One object per item (per 16-byte row for bytes), each with its address.
         std::uint64_t step = as_bytes ? 16 : size;
         for (std::uint64_t at = 0; at < bytes.size(); at += step) {
             nlohmann::json line{{"address", vmi::hex_address(target.address() + at)}};
             if (as_bytes) {
-                line["hex"] = vmi::hex_string(std::span(bytes).subspan(at, std::min<std::uint64_t>(16, bytes.size() - at)));
+                line["hex"] =
+                    vmi::hex_string(std::span(bytes).subspan(at, std::min<std::uint64_t>(16, bytes.size() - at)));
             } else {
                 line["value"] = render(at / size);
             }
-            fmt::print("{}\n", vmi::to_json_text(line));
+            vmi::print_output(vmi::to_json_text(line) + "\n");
         }
     }
     return vmi::EXIT_OK;
@@ -140,7 +143,7 @@ int main(int argc, char** argv)
     return vmi::run_tool(
         "vmi-read", "Read guest memory by physical address, virtual address or kernel symbol.", argc, argv,
         [&](CLI::App& app) {
-            vmi::add_session_options(app, options.session);
+            vmi::add_guest_options(app, options.guest);
             vmi::add_address_options(app, options.address);
             app.add_option("-n,--count", options.count,
                            "How many items to read (default: 256 bytes, 1 value, strings up to 4096 bytes)");

@@ -1,0 +1,82 @@
+#include "ModuleCheck.hpp"
+
+#include "common/CrossViewCell.hpp"
+#include "common/ToolMain.hpp"
+#include "vmi/base/Diagnostics.hpp"
+#include "vmi/memory/ScopedPause.hpp"
+
+namespace vmi {
+namespace {
+
+struct CheckRow {
+    const CrossViewModule& entry;
+    const ModuleCrossView& check;
+};
+
+const ColumnTable<CheckRow>& check_columns()
+{
+    static const ColumnTable<CheckRow> table(
+        {
+            {"name", "NAME", Align::Left, "module name", [](const CheckRow& r) { return Cell(r.entry.module.name); }},
+            {"module", "MODULE", Align::Left, "address of its struct module",
+             [](const CheckRow& r) { return Cell(Address{r.entry.module.address}); }},
+            {"state", "STATE", Align::Left, "Live, Loading or Unloading",
+             [](const CheckRow& r) {
+                 return optional_cell(r.entry.module.state, r.entry.module.bad("state"),
+                                      [](const std::string& s) { return Cell(s); });
+             }},
+            {"hidden", "HIDDEN", Align::Left, "whether a view that must hold it does not",
+             [](const CheckRow& r) { return Cell(r.entry.hidden); }},
+            {"modules", "LIST", Align::Left, "in the module list (modules)",
+             [](const CheckRow& r) { return view_cell(r, "modules"); }},
+            {"sysfs", "SYSFS", Align::Left, "in sysfs (module_kset)",
+             [](const CheckRow& r) { return view_cell(r, "sysfs"); }},
+            {"mod_tree", "MODTREE", Align::Left, "in the module tree (mod_tree)",
+             [](const CheckRow& r) { return view_cell(r, "mod_tree"); }},
+            {"scan", "SCAN", Align::Left, "found by a scan of the module area",
+             [](const CheckRow& r) { return view_cell(r, "scan"); }},
+            {"seen_by", "SEEN-BY", Align::Left, "the views that hold it",
+             [](const CheckRow& r) { return Cell(r.entry.seen_by); }},
+            {"missed_by", "MISSED-BY", Align::Left, "the views that must hold it and do not",
+             [](const CheckRow& r) { return Cell(r.entry.missed_by); }},
+            {"meaning", "MEANING", Align::Left, "what a gap means, or why it is normal",
+             [](const CheckRow& r) { return Cell(r.entry.meaning); }},
+        },
+        "name,seen_by,missed_by,meaning");
+    return table;
+}
+
+} // namespace
+
+int run_module_check(const GuestOptions& guest_options, const TableOptions& table, bool all,
+                     const PauseOptions& pause_options)
+{
+    OutputFormat format = guest_options.format();
+    std::string list = table.columns;
+    if (list.empty() && all && format == OutputFormat::Text) list = "name,state,modules,sysfs,mod_tree,scan,meaning";
+    auto chosen = check_columns().select(list, format);
+    Guest guest(guest_options);
+    LinuxKernel& kernel = guest.kernel();
+    kernel.attach();
+    ModuleCrossView check;
+    {
+        ScopedPause pause(guest.memory(), !pause_options.no_pause, pause_options.limits());
+        check = kernel.check_modules();
+        pause.resume();
+    }
+    std::vector<std::vector<Cell>> rows;
+    for (const CrossViewModule& entry : check.modules)
+        if (all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));
+    if (!rows.empty() || format != OutputFormat::Text)
+        print_output(render_table(check_columns().headings(chosen), rows, {format, !table.no_headers, table.raw}));
+    // As in vmi-ps --check: a view not walked whole fails the check unless
+    // another view found something hidden.
+    int status = check.found_hidden() ? EXIT_FOUND : check.problems.empty() ? EXIT_OK : EXIT_ERROR;
+    for (const std::string& problem : check.problems) {
+        if (status == EXIT_ERROR) report_problem(problem);
+        else diag::warn("{}", problem);
+    }
+    return status;
+}
+
+} // namespace vmi

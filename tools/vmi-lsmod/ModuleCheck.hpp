@@ -1,0 +1,14 @@
+#pragma once
+// vmi-lsmod --check: the cross-view check of the guest's modules
+// (vmi/linux/ModuleCrossView.hpp).
+#include "common/ColumnTable.hpp"
+#include "common/Guest.hpp"
+#include "common/PauseOptions.hpp"
+
+namespace vmi {
+
+// Exit status: EXIT_FOUND when a view misses a live module, EXIT_ERROR when
+// a view could not be walked whole, else EXIT_OK.
+int run_module_check(const GuestOptions& guest_options, const TableOptions& table, bool all, const PauseOptions& pause);
+
+} // namespace vmi

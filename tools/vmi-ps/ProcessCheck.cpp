@@ -1,0 +1,173 @@
+#include "ProcessCheck.hpp"
+
+#include "AgentProcessList.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/CrossViewCell.hpp"
+#include "common/ToolMain.hpp"
+#include "vmi/base/Diagnostics.hpp"
+#include "vmi/memory/QemuGuest.hpp"
+#include "vmi/memory/ScopedPause.hpp"
+
+namespace vmi {
+namespace {
+
+struct CheckRow {
+    const CrossViewTask& entry;
+    const TaskCrossView& check;
+};
+
+const ColumnTable<CheckRow>& check_columns()
+{
+    static const ColumnTable<CheckRow> table(
+        {
+            {"pid", "PID", Align::Right, "process id", [](const CheckRow& r) { return Cell(r.entry.task.pid); }},
+            {"tid", "TID", Align::Right, "thread id", [](const CheckRow& r) { return Cell(r.entry.task.tid); }},
+            {"name", "NAME", Align::Left, "name as procfs shows it",
+             [](const CheckRow& r) { return Cell(r.entry.task.name); }},
+            {"task", "TASK", Align::Left, "address of its task_struct",
+             [](const CheckRow& r) { return Cell(Address{r.entry.task.address}); }},
+            {"hidden", "HIDDEN", Align::Left, "whether a view that must list it does not",
+             [](const CheckRow& r) { return Cell(r.entry.hidden); }},
+            {"tasks", "TASKS", Align::Left, "in the task list (init_task.tasks)",
+             [](const CheckRow& r) { return view_cell(r, "tasks"); }},
+            {"pid_table", "PIDTABLE", Align::Left, "in the PID table (init_pid_ns.idr)",
+             [](const CheckRow& r) { return view_cell(r, "pid_table"); }},
+            {"children", "CHILDREN", Align::Left, "on its parent's children list",
+             [](const CheckRow& r) { return view_cell(r, "children"); }},
+            {"threads", "THREADS", Align::Left, "in its thread group (signal->thread_head)",
+             [](const CheckRow& r) { return view_cell(r, "threads"); }},
+            {"runqueue", "RUNQUEUE", Align::Left, "on a runqueue (rq->curr, rq->idle, CFS tree, RT queues)",
+             [](const CheckRow& r) { return view_cell(r, "runqueue"); }},
+            {"scan", "SCAN", Align::Left, "found by a scan of guest RAM for task_structs",
+             [](const CheckRow& r) { return view_cell(r, "scan"); }},
+            {"guest", "GUEST", Align::Left, "in the guest's own list (--guest-ps or --agent)",
+             [](const CheckRow& r) { return view_cell(r, "guest"); }},
+            {"seen_by", "SEEN-BY", Align::Left, "the views that list it",
+             [](const CheckRow& r) { return Cell(r.entry.seen_by); }},
+            {"missed_by", "MISSED-BY", Align::Left, "the views that must list it and do not",
+             [](const CheckRow& r) { return Cell(r.entry.missed_by); }},
+            {"meaning", "MEANING", Align::Left, "what a gap means, or why it is normal",
+             [](const CheckRow& r) { return Cell(r.entry.meaning); }},
+        },
+        "pid,tid,name,seen_by,missed_by,meaning");
+    return table;
+}
+
+std::vector<GuestProcess> read_guest_list(const std::string& path)
+{
+    if (path == "-") return parse_guest_process_list(std::cin);
+    std::ifstream in(path);
+    if (!in) fail("--guest-ps: cannot open '{}'", path);
+    return parse_guest_process_list(in);
+}
+
+} // namespace
+
+namespace {
+
+// Attaches, asks the guest agent for the guest's own list (--agent), then
+// pauses the guest once and walks every view.
+TaskCrossView check_one(const GuestOptions& guest_options, const ProcessCheckOptions& options,
+                        std::optional<std::vector<GuestProcess>> guest_list)
+{
+    Guest guest(guest_options);
+    LinuxKernel& kernel = guest.kernel();
+    kernel.attach();
+    // Right before the pause: what starts or ends in between is told apart by
+    // the cross-view (started after the list, or in the list and ended).
+    if (options.agent) guest_list = agent_process_list(guest.session());
+    TaskCrossView check;
+    {
+        // One pause for every view, so that they describe the same moment (-v:
+        // the memory source says how long it was paused).
+        ScopedPause pause(guest.memory(), !options.pause.no_pause, options.pause.limits());
+        check = kernel.check_tasks(guest_list, !options.no_scan);
+        pause.resume();
+    }
+    return check;
+}
+
+int exit_status(const TaskCrossView& check)
+{
+    if (check.found_hidden()) return EXIT_FOUND;
+    return check.problems.empty() ? EXIT_OK : EXIT_ERROR;
+}
+
+// --all-domains: one JSON object a line per running libvirt domain; a domain
+// that cannot be checked is a line with its error, and the others go on.
+int check_all_domains(const GuestOptions& guest_options, const TableOptions& table, const ProcessCheckOptions& options)
+{
+    if (!guest_options.vm.empty() || !guest_options.image.empty() || !guest_options.qmp.empty())
+        fail("--all-domains checks every running libvirt domain of --uri: name no VM, --image or --qmp");
+    auto chosen = check_columns().select(table.columns, OutputFormat::Json);
+    int status = EXIT_OK;
+    for (const std::string& domain : running_libvirt_domains(guest_options.uri)) {
+        GuestOptions one = guest_options;
+        one.vm = domain;
+        if (one.backend.empty()) one.backend = "kvm";
+        nlohmann::json line{{"domain", domain}};
+        int exit = EXIT_ERROR;
+        try {
+            TaskCrossView check = check_one(one, options, std::nullopt);
+            std::vector<std::vector<Cell>> rows;
+            for (const CrossViewTask& entry : check.tasks)
+                if (options.all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));
+            line["tasks"] = nlohmann::json::parse(
+                render_table(check_columns().headings(chosen), rows, {OutputFormat::Json, true, false}));
+            line["warnings"] = check.warnings;
+            line["problems"] = check.problems;
+            exit = exit_status(check);
+        } catch (const Error& e) {
+            line["error"] = e.what();
+        }
+        line["exit"] = exit;
+        fmt::print("{}\n", line.dump());
+        std::fflush(stdout);
+        if (exit == EXIT_FOUND || (exit == EXIT_ERROR && status == EXIT_OK)) status = exit;
+    }
+    return status;
+}
+
+} // namespace
+
+int run_process_check(const GuestOptions& guest_options, const TableOptions& table, const ProcessCheckOptions& options)
+{
+    if (!options.guest_ps.empty() && options.agent)
+        fail("--guest-ps and --agent both give the guest's own list: choose one");
+    if (options.all_domains) {
+        if (!options.guest_ps.empty()) fail("--guest-ps is one guest's list: it does not go with --all-domains");
+        return check_all_domains(guest_options, table, options);
+    }
+    OutputFormat format = guest_options.format();
+    std::string list = table.columns;
+    bool guest_view = !options.guest_ps.empty() || options.agent;
+    if (list.empty() && options.all && format == OutputFormat::Text)
+        list = guest_view ? "pid,tid,name,tasks,pid_table,children,threads,runqueue,scan,guest,meaning"
+                          : "pid,tid,name,tasks,pid_table,children,threads,runqueue,scan,meaning";
+    auto chosen = check_columns().select(list, format);
+    std::optional<std::vector<GuestProcess>> guest_list;
+    if (!options.guest_ps.empty()) guest_list = read_guest_list(options.guest_ps);
+
+    TaskCrossView check = check_one(guest_options, options, guest_list);
+    std::vector<std::vector<Cell>> rows;
+    for (const CrossViewTask& entry : check.tasks)
+        if (options.all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));
+    if (!rows.empty() || format != OutputFormat::Text)
+        print_output(render_table(check_columns().headings(chosen), rows, {format, !table.no_headers, table.raw}));
+    for (const std::string& warning : check.warnings) diag::warn("{}", warning);
+    // A view that could not be walked whole makes the check fail (exit 2, in JSON
+    // the error object naming it) unless another view found something hidden.
+    int status = exit_status(check);
+    for (const std::string& problem : check.problems) {
+        if (status == EXIT_ERROR) report_problem(problem);
+        else diag::warn("{}", problem);
+    }
+    return status;
+}
+
+} // namespace vmi
