@@ -13,10 +13,10 @@
 #include <random>
 #include <vector>
 
-#include "vmi/AddressSpace.hpp"
-#include "vmi/ImageFile.hpp"
-#include "vmi/Session.hpp"
-#include "vmi/SymbolTable.hpp"
+#include "common/Guest.hpp"
+#include "vmi/memory/DumpFile.hpp"
+#include "vmi/paging/AddressSpace.hpp"
+#include "vmi/symbols/SymbolTable.hpp"
 
 namespace {
 
@@ -61,22 +61,22 @@ int main(int argc, char** argv)
 
     // Attach: open the dump, load symbols, find the kernel page tables and slide.
     for (const char* kind : {"elf", "raw"}) {
-        vmi::SessionOptions options;
+        vmi::GuestOptions options;
         options.image = dir + "/memory." + kind;
         options.sysmap = sysmap;
         double attach = median_seconds(10, [&] {
-            vmi::Session session = vmi::Session::open(options);
-            sink = sink + session.kernel().dtb();
+            vmi::Guest guest(options);
+            sink = sink + guest.kernel().kernel_space().dtb();
         });
         std::printf("attach (%s): open + symbols + kernel located in %.1f ms (median of 10)\n", kind, attach * 1e3);
     }
 
-    vmi::SessionOptions options;
+    vmi::GuestOptions options;
     options.image = dir + "/memory.elf";
     options.sysmap = sysmap;
-    vmi::Session session = vmi::Session::open(options);
-    vmi::AddressSpace& kernel = session.kernel();
-    const vmi::SymbolTable& symbols = session.symbols();
+    vmi::Guest guest(options);
+    vmi::AddressSpace& kernel = guest.kernel().kernel_space();
+    const vmi::SymbolTable& symbols = guest.kernel().symbols();
 
     // Translations: every 4 KiB page of the kernel image, in random order.
     std::uint64_t start = symbols.require("_stext").address & ~0xfffULL;
@@ -85,7 +85,7 @@ int main(int argc, char** argv)
     for (std::uint64_t va = start; va < end; va += 4096)
         if (kernel.try_translate(va).ok) pages.push_back(va);
     std::shuffle(pages.begin(), pages.end(), std::mt19937_64(42));
-    vmi::AddressSpace cold(session.memory(), kernel.mode(), kernel.dtb());
+    vmi::AddressSpace cold(guest.memory(), kernel.mode(), kernel.dtb());
     double cold_time = median_seconds(5, [&] {
         for (std::uint64_t va : pages) {
             cold.clear_cache();
@@ -96,7 +96,8 @@ int main(int argc, char** argv)
         for (std::uint64_t va : pages) sink = sink + kernel.translate(va);
     });
     std::printf("translations: %zu kernel pages, cold cache %.2f M/s, warm cache %.2f M/s (%s)\n", pages.size(),
-                pages.size() / cold_time / 1e6, pages.size() / warm_time / 1e6, std::string(vmi::name(kernel.mode())).c_str());
+                pages.size() / cold_time / 1e6, pages.size() / warm_time / 1e6,
+                std::string(vmi::name(kernel.mode())).c_str());
 
     // Large virtual reads: the longest mapped run of the kernel image, at most 16 MiB
     // (a KPTI kernel leaves holes in it).

@@ -2,6 +2,8 @@
 //   attach = open the dump + load symbols + find the kernel (KASLR slide, DTB)
 //            + load BTF + resolve the structure layout
 //   walk   = the task list (leaders; with threads) and the module list
+//   check  = vmi-ps --check's views (with and without the scan of RAM) and
+//            vmi-lsmod --check's: on a live guest, the paused window
 //
 //   bench-linux GUEST_DIR [elf|raw]
 //
@@ -15,10 +17,8 @@
 #include <functional>
 #include <vector>
 
-#include "vmi/Error.hpp"
-#include "vmi/KernelBtf.hpp"
-#include "vmi/LinuxKernel.hpp"
-#include "vmi/Session.hpp"
+#include "common/Guest.hpp"
+#include "vmi/base/Error.hpp"
 
 namespace {
 
@@ -46,7 +46,7 @@ try {
     }
     std::string dir = argv[1];
     std::string kind = argc > 2 ? argv[2] : "elf";
-    vmi::SessionOptions options;
+    vmi::GuestOptions options;
     if (const char* config = std::getenv("VMI_BENCH_CONFIG")) {
         options.config_path = config;
         options.vm = std::getenv("VMI_BENCH_VM") ? std::getenv("VMI_BENCH_VM") : "";
@@ -58,31 +58,32 @@ try {
     volatile std::size_t sink = 0;
     const int runs = 15;
 
-    double open = median_ms(runs, [&] { sink = sink + vmi::Session::open(options).has_memory(); });
-    double symbols = median_ms(runs, [&] {
-        vmi::Session session = vmi::Session::open(options);
-        sink = sink + session.symbols().size();
-    });
-    double btf = median_ms(runs, [&] {
-        vmi::Session session = vmi::Session::open(options);
-        sink = sink + (session.btf() != nullptr);
-    });
+    double open = median_ms(runs, [&] { sink = sink + vmi::Guest(options).session().has_memory(); });
+    double symbols = median_ms(runs, [&] { sink = sink + vmi::Guest(options).kernel().symbols().size(); });
+    double btf = median_ms(runs, [&] { sink = sink + (vmi::Guest(options).kernel().btf() != nullptr); });
     double attach = median_ms(runs, [&] {
-        vmi::Session session = vmi::Session::open(options);
-        session.kernel();
-        vmi::LinuxKernel linux_kernel(session);
-        sink = sink + linux_kernel.layout().get("linux_tasks");
+        vmi::Guest guest(options);
+        guest.kernel().attach();
+        sink = sink + guest.kernel().layout().get("linux_tasks");
     });
 
-    vmi::Session session = vmi::Session::open(options);
-    vmi::LinuxKernel linux_kernel(session);
+    vmi::Guest guest(options);
+    vmi::LinuxKernel& linux_kernel = guest.kernel();
+    linux_kernel.attach();
     std::size_t processes = 0, threads = 0, modules = 0;
     double walk = median_ms(runs, [&] { processes = linux_kernel.tasks({}).tasks.size(); });
     double walk_threads = median_ms(runs, [&] { threads = linux_kernel.tasks({.threads = true}).tasks.size(); });
     double walk_modules = median_ms(runs, [&] { modules = linux_kernel.modules().modules.size(); });
     double cmdlines = median_ms(runs, [&] {
-        for (const vmi::LinuxTask& task : linux_kernel.tasks({}).tasks) sink = sink + linux_kernel.command_line(task).size();
+        for (const vmi::LinuxTask& task : linux_kernel.tasks({}).tasks)
+            sink = sink + linux_kernel.command_line(task).value_or("").size();
     });
+
+    std::size_t checked = 0, checked_modules = 0;
+    double check = median_ms(runs, [&] { checked = linux_kernel.check_tasks(std::nullopt).tasks.size(); });
+    double check_no_scan =
+        median_ms(runs, [&] { sink = sink + linux_kernel.check_tasks(std::nullopt, false).tasks.size(); });
+    double check_modules = median_ms(runs, [&] { checked_modules = linux_kernel.check_modules().modules.size(); });
 
     std::printf("%s (%s), medians of %d:\n", dir.c_str(), kind.c_str(), runs);
     std::printf("  attach %.1f ms in all; from scratch: open %.1f, open + symbols + kernel/KASLR search %.1f, "
@@ -92,6 +93,9 @@ try {
                 processes, walk, walk * 1e3 / std::max<std::size_t>(processes, 1), threads, walk_threads, modules,
                 walk_modules);
     std::printf("  walk + every command line (own page tables): %.2f ms\n", cmdlines);
+    std::printf("  vmi-ps --check views: %zu tasks %.1f ms (without the RAM scan %.1f ms); vmi-lsmod --check: "
+                "%zu modules %.1f ms\n",
+                checked, check, check_no_scan, checked_modules, check_modules);
     return sink == 42 ? 1 : 0;
 } catch (const vmi::Error& error) {
     std::fprintf(stderr, "bench-linux: %s\n", error.what());

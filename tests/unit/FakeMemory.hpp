@@ -11,12 +11,12 @@
 #include <string_view>
 #include <vector>
 
-#include "vmi/Error.hpp"
-#include "vmi/PhysicalMemory.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/memory/MemorySource.hpp"
 
 namespace vmi_test {
 
-class FakeMemory : public vmi::PhysicalMemory {
+class FakeMemory : public vmi::MemorySource {
 public:
     explicit FakeMemory(std::vector<vmi::PhysicalRange> ranges) : ranges_(std::move(ranges))
     {

@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "vmi/Error.hpp"
-#include "vmi/ImageFile.hpp"
-#include "vmi/PhysicalMemory.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/memory/DumpFile.hpp"
+#include "vmi/memory/MemorySource.hpp"
 
 namespace vmi_test {
 
@@ -103,10 +103,10 @@ inline std::string qemu_cpu_state(std::uint64_t cr0, std::uint64_t cr3, std::uin
     append_pod(out, std::uint32_t{8 + 18 * 8 + 10 * 24 + 5 * 8 + 8});
     for (std::uint64_t i = 0; i < 18; ++i) append_pod(out, 0x1111111111111111ULL * ((i % 15) + 1));
     for (std::uint32_t i = 0; i < 10; ++i) {
-        append_pod(out, std::uint32_t{0x10 + i * 8}); // selector
-        append_pod(out, std::uint32_t{0xffffffff});   // limit
-        append_pod(out, std::uint32_t{0xa09b00});     // flags
-        append_pod(out, std::uint32_t{0});            // pad
+        append_pod(out, std::uint32_t{0x10 + i * 8});              // selector
+        append_pod(out, std::uint32_t{0xffffffff});                // limit
+        append_pod(out, std::uint32_t{0xa09b00});                  // flags
+        append_pod(out, std::uint32_t{0});                         // pad
         append_pod(out, std::uint64_t{0xfffffe0000000000ULL + i}); // base
     }
     append_pod(out, cr0);
@@ -220,14 +220,14 @@ inline std::string pattern(std::size_t size, std::uint8_t tag)
 }
 
 // Reads and writes of guest-physical bytes as strings, and the error opening a file gives.
-inline std::string read_phys(vmi::PhysicalMemory& memory, std::uint64_t address, std::size_t size)
+inline std::string read_phys(vmi::MemorySource& memory, std::uint64_t address, std::size_t size)
 {
     std::string out(size, '\0');
     memory.read(address, {reinterpret_cast<std::uint8_t*>(out.data()), size});
     return out;
 }
 
-inline void write_phys(vmi::PhysicalMemory& memory, std::uint64_t address, std::string_view data)
+inline void write_phys(vmi::MemorySource& memory, std::uint64_t address, std::string_view data)
 {
     memory.write(address, {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
 }

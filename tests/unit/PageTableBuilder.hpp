@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "FakeMemory.hpp"
-#include "vmi/PagingMode.hpp"
+#include "vmi/base/PagingMode.hpp"
 
 namespace vmi_test {
 
@@ -18,8 +18,7 @@ public:
     // `next_free` upward, 4 KiB each.
     PageTableBuilder(FakeMemory& memory, vmi::PagingMode mode, std::uint64_t root, std::uint64_t next_free)
         : memory_(memory), mode_(mode), root_(root), next_free_(next_free)
-    {
-    }
+    {}
 
     std::uint64_t root() const { return root_; }
 
@@ -89,7 +88,8 @@ private:
     }
     std::uint64_t index(std::uint64_t va, unsigned shift) const
     {
-        unsigned bits = mode_ == vmi::PagingMode::Legacy32 ? 10 : (mode_ == vmi::PagingMode::PAE && shift == 30 ? 2 : 9);
+        unsigned bits =
+            mode_ == vmi::PagingMode::Legacy32 ? 10 : (mode_ == vmi::PagingMode::PAE && shift == 30 ? 2 : 9);
         return (va >> shift) & ((std::uint64_t{1} << bits) - 1);
     }
     std::uint64_t allocate()

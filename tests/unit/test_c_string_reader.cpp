@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "vmi/CStringReader.hpp"
-#include "vmi/Error.hpp"
+#include "vmi/base/CStringReader.hpp"
+#include "vmi/base/Error.hpp"
 
 namespace {
 

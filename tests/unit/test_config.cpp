@@ -10,15 +10,16 @@
 
 #include <unistd.h>
 
-#include "vmi/Config.hpp"
-#include "vmi/ConfigKeys.hpp"
-#include "vmi/Error.hpp"
+#include "common/GuestOptions.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/config/ConfigFile.hpp"
+#include "vmi/config/ConfigKeys.hpp"
 
 using vmi::ConfigFile;
 
 namespace {
 
-ConfigFile parse(const std::string& text) { return ConfigFile::parse(text, "test.conf"); }
+ConfigFile parse(const std::string& text) { return ConfigFile::parse(text, "test.conf", vmi::all_config_keys()); }
 
 std::string parse_error(const std::string& text)
 {
@@ -34,18 +35,18 @@ std::string parse_error(const std::string& text)
 
 TEST_CASE("config: several entries, comments, hex and decimal numbers, quoted strings and bare words")
 {
-    const std::string text = "# LibVMI config, as in the paper\n"                 // 1
-                             "myguest {\n"                                         // 2
-                             "    ostype = \"Linux\";\n"                           // 3
+    const std::string text = "# LibVMI config, as in the paper\n"                           // 1
+                             "myguest {\n"                                                  // 2
+                             "    ostype = \"Linux\";\n"                                    // 3
                              "    sysmap = /boot/System.map-6.1.0-13-amd64;  # bare word\n" // 4
-                             "    linux_tasks = 0x4f0;\n"                          // 5
-                             "    linux_pid = 1234;\n"                             // 6
-                             "    pagemode = ia32e;\n"                             // 7
-                             "}\n"                                                 // 8
-                             "\n"                                                  // 9
-                             "\"other guest\" {\n"                                 // 10
-                             "\tostype = \"Windows\"; win_tasks = 0X188;\n"        // 11
-                             "    kpgd = 0; linux_kaslr=0xFFFFFFFFFFFFFFFF;\n"     // 12
+                             "    linux_tasks = 0x4f0;\n"                                   // 5
+                             "    linux_pid = 1234;\n"                                      // 6
+                             "    pagemode = ia32e;\n"                                      // 7
+                             "}\n"                                                          // 8
+                             "\n"                                                           // 9
+                             "\"other guest\" {\n"                                          // 10
+                             "\tostype = \"Windows\"; win_tasks = 0X188;\n"                 // 11
+                             "    kpgd = 0; linux_kaslr=0xFFFFFFFFFFFFFFFF;\n"              // 12
                              "}  # trailing comment without newline";
     ConfigFile file = parse(text);
     CHECK(file.path == "test.conf");
@@ -148,7 +149,8 @@ TEST_CASE("config errors carry file:line:col")
               "test.conf:3:1: unexpected end of file: entry 'g' opened at line 1 is missing its '}'");
         CHECK(parse_error("a { }\n\nbee {\n  linux_pid = 5;") ==
               "test.conf:4:17: unexpected end of file: entry 'bee' opened at line 3 is missing its '}'");
-        CHECK(parse_error("g {") == "test.conf:1:4: unexpected end of file: entry 'g' opened at line 1 is missing its '}'");
+        CHECK(parse_error("g {") ==
+              "test.conf:1:4: unexpected end of file: entry 'g' opened at line 1 is missing its '}'");
     }
     SUBCASE("unterminated string")
     {
@@ -204,14 +206,15 @@ TEST_CASE("config errors carry file:line:col")
         CHECK(parse_error("g { \"ostype\" = x; }") ==
               "test.conf:1:5: expected a key or '}' in entry 'g', found string \"ostype\"");
         CHECK(parse_error("g { = 1; }") == "test.conf:1:5: expected a key or '}' in entry 'g', found '='");
-        CHECK(parse_error("g { linux_pid = 1; }}") == "test.conf:1:21: expected a VM name to start an entry, found '}'");
+        CHECK(parse_error("g { linux_pid = 1; }}") ==
+              "test.conf:1:21: expected a VM name to start an entry, found '}'");
     }
 }
 
 TEST_CASE("config: the path given is the one errors name")
 {
     try {
-        ConfigFile::parse("g {", "/etc/libvmi.conf");
+        ConfigFile::parse("g {", "/etc/libvmi.conf", vmi::all_config_keys());
         FAIL("no error");
     } catch (const vmi::Error& e) {
         CHECK(std::string(e.what()).rfind("/etc/libvmi.conf:1:4: ", 0) == 0);
@@ -271,7 +274,7 @@ struct KeyCase {
     vmi::ConfigValueKind kind;
 };
 
-// Every key of lib/src/ConfigKeys.cpp that LibVMI also accepts.
+// Every key LibVMI accepts (libvmi/config/lexicon.l): each layer registers the ones it reads.
 const std::vector<KeyCase> LIBVMI_KEYS = {
     {"ostype", vmi::ConfigValueKind::Text},
     {"sysmap", vmi::ConfigValueKind::Text},
@@ -310,23 +313,27 @@ const std::vector<KeyCase> LIBVMI_KEYS = {
 
 } // namespace
 
-TEST_CASE("config keys: every LibVMI key is known with its kind; 'image' is ours")
+TEST_CASE("config keys: every LibVMI key is known with its kind; 'image' and the layout keys are ours")
 {
     for (const KeyCase& k : LIBVMI_KEYS) {
         INFO(k.name);
-        auto key = vmi::find_config_key(k.name);
-        REQUIRE(key.has_value());
+        const vmi::ConfigKey* key = vmi::all_config_keys().find(k.name);
+        REQUIRE(key != nullptr);
         CHECK(key->name == k.name);
         CHECK(key->kind == k.kind);
         CHECK_FALSE(key->ours);
     }
-    auto image = vmi::find_config_key("image");
-    REQUIRE(image.has_value());
+    const vmi::ConfigKey* image = vmi::all_config_keys().find("image");
+    REQUIRE(image != nullptr);
     CHECK(image->kind == vmi::ConfigValueKind::Text);
     CHECK(image->ours);
-    CHECK_FALSE(vmi::find_config_key("").has_value());
-    CHECK_FALSE(vmi::find_config_key("OSTYPE").has_value());
-    CHECK_FALSE(vmi::find_config_key("linux_task").has_value());
+    const vmi::ConfigKey* tgid = vmi::all_config_keys().find("linux_tgid");
+    REQUIRE(tgid != nullptr);
+    CHECK(tgid->kind == vmi::ConfigValueKind::Number);
+    CHECK(tgid->ours);
+    CHECK(vmi::all_config_keys().find("") == nullptr);
+    CHECK(vmi::all_config_keys().find("OSTYPE") == nullptr);
+    CHECK(vmi::all_config_keys().find("linux_task") == nullptr);
 }
 
 TEST_CASE("config: every LibVMI key parses in one entry, without warnings")
@@ -337,10 +344,8 @@ TEST_CASE("config: every LibVMI key parses in one entry, without warnings")
         if (k.kind == vmi::ConfigValueKind::Number)
             text += std::string("  ") + k.name + " = " + (i % 2 ? "0x" + std::to_string(1000 + i) : std::to_string(i)) +
                     ";\n";
-        else if (std::string(k.name) == "pagemode")
-            text += "  pagemode = pae;\n";
-        else
-            text += std::string("  ") + k.name + " = \"/value/of/" + k.name + "\";\n";
+        else if (std::string(k.name) == "pagemode") text += "  pagemode = pae;\n";
+        else text += std::string("  ") + k.name + " = \"/value/of/" + k.name + "\";\n";
     }
     text += "  image = \"/var/dumps/guest.elf\";\n}\n";
     ConfigFile file = parse(text);
@@ -366,22 +371,18 @@ TEST_CASE("config: every LibVMI key parses in one entry, without warnings")
 
 TEST_CASE("config: pagemode accepts every spelling parse_paging_mode knows, quoted")
 {
-    for (const char* mode : {"legacy", "32bit", "x86", "2level", "pae", "PAE", "ia32e", "x86_64", "4level", "64bit",
-                             "la57", "5level"}) {
+    for (const char* mode :
+         {"legacy", "32bit", "x86", "2level", "pae", "PAE", "ia32e", "x86_64", "4level", "64bit", "la57", "5level"}) {
         INFO(mode);
         ConfigFile file = parse(std::string("g { pagemode = \"") + mode + "\"; }");
         CHECK(file.find("g")->text("pagemode") == mode);
     }
 }
 
-// BUG: Config.cpp's lexer makes any bare word that starts with a digit a
-// Number token, and parse_assignment() then insists it parse as a number even
-// for a text key. So `pagemode = 4level;` (a spelling parse_paging_mode
-// accepts, and one that works when quoted) and a relative path such as
-// `sysmap = 6.1.0/System.map;` fail with "bad number". LibVMI's own lexer
-// reads both as WORDs. Fix: in parse_assignment, only run try_parse_u64 when
-// the key is numeric (or unknown); for a text key keep the token's text.
-TEST_CASE("config: bare words starting with a digit are accepted for text keys" * doctest::skip())
+// The lexer makes a bare word that starts with a digit a Number token; for a
+// text key it is text all the same (LibVMI's lexer reads both as WORDs), and
+// `pagemode = 4level;` is as good as the quoted spelling.
+TEST_CASE("config: bare words starting with a digit are accepted for text keys")
 {
     ConfigFile file = parse("g { pagemode = 4level; sysmap = 6.1.0/System.map; ostype = 9front; }");
     const vmi::ConfigEntry* g = file.find("g");
@@ -400,7 +401,7 @@ TEST_CASE("config: load reads a file, and names a missing one")
         std::ofstream out(path);
         out << "guest1 {\n  ostype = \"Linux\";\n  linux_pid = 0x4f8;\n}\n";
     }
-    ConfigFile file = ConfigFile::load(path);
+    ConfigFile file = ConfigFile::load(path, vmi::all_config_keys());
     CHECK(file.path == path);
     REQUIRE(file.find("guest1"));
     CHECK(file.find("guest1")->file == path);
@@ -410,12 +411,12 @@ TEST_CASE("config: load reads a file, and names a missing one")
         std::ofstream out(path);
         out << "guest1 {\n  linux_pid = 0755;\n}\n";
     }
-    CHECK_THROWS_WITH_AS(ConfigFile::load(path),
+    CHECK_THROWS_WITH_AS(ConfigFile::load(path, vmi::all_config_keys()),
                          (path + ":2:15: bad number '0755' for 'linux_pid': leading zero (write 0x... for hex; octal "
                                  "is not accepted)")
                              .c_str(),
                          vmi::Error);
     std::filesystem::remove_all(dir);
-    CHECK_THROWS_WITH_AS(ConfigFile::load(path),
+    CHECK_THROWS_WITH_AS(ConfigFile::load(path, vmi::all_config_keys()),
                          ("cannot open config file '" + path + "': No such file or directory").c_str(), vmi::Error);
 }

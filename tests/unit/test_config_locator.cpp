@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ImageFileBuilder.hpp"
-#include "vmi/ConfigLocator.hpp"
+#include "vmi/config/ConfigLocator.hpp"
 
 namespace {
 
@@ -54,10 +54,9 @@ TEST_CASE("config search path: order with every variable set")
     ScopedEnv vmi("VMI_CONFIG", "/tmp/x.conf");
     ScopedEnv home("HOME", "/home/ann");
     ScopedEnv xdg("XDG_CONFIG_HOME", "/home/ann/.xdg");
-    CHECK(vmi::config_search_path() == std::vector<std::string>{"/tmp/x.conf", "./libvmi.conf",
-                                                                "/home/ann/etc/libvmi.conf", "/etc/libvmi.conf",
-                                                                "/home/ann/.xdg/vmitools/vmi.conf",
-                                                                "/etc/vmitools/vmi.conf"});
+    CHECK(vmi::config_search_path() ==
+          std::vector<std::string>{"/tmp/x.conf", "./libvmi.conf", "/home/ann/etc/libvmi.conf", "/etc/libvmi.conf",
+                                   "/home/ann/.xdg/vmitools/vmi.conf", "/etc/vmitools/vmi.conf"});
 }
 
 TEST_CASE("config search path: unset or empty variables are left out")

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "vmi/CpuRegisters.hpp"
+#include "vmi/memory/CpuRegisters.hpp"
 
 using vmi::CpuRegisters;
 using vmi::PagingMode;
@@ -68,15 +68,15 @@ TEST_CASE("cpu registers: paging mode from CR0.PG, CR4.PAE, EFER.LMA, CR4.LA57")
 TEST_CASE("cpu registers: page-table root strips flag and PCID bits per mode")
 {
     // 32-bit paging: bits 12..31.
-    CHECK(regs(0, 0, 0, 0x01234fffULL).page_table_root(PagingMode::Legacy32) == 0x01234000ULL);
-    CHECK(regs(0, 0, 0, 0xffffffff00abc018ULL).page_table_root(PagingMode::Legacy32) == 0x00abc000ULL);
+    CHECK(regs(0, 0, 0, 0x01234fffULL).dtb(PagingMode::Legacy32) == 0x01234000ULL);
+    CHECK(regs(0, 0, 0, 0xffffffff00abc018ULL).dtb(PagingMode::Legacy32) == 0x00abc000ULL);
     // PAE: 32-byte aligned, bits 5..31.
-    CHECK(regs(0, 0, 0, 0x01234ff8ULL).page_table_root(PagingMode::PAE) == 0x01234fe0ULL);
-    CHECK(regs(0, 0, 0, 0x00abc020ULL).page_table_root(PagingMode::PAE) == 0x00abc020ULL);
-    CHECK(regs(0, 0, 0, 0x1000000ab0ULL).page_table_root(PagingMode::PAE) == 0xaa0ULL);
+    CHECK(regs(0, 0, 0, 0x01234ff8ULL).dtb(PagingMode::PAE) == 0x01234fe0ULL);
+    CHECK(regs(0, 0, 0, 0x00abc020ULL).dtb(PagingMode::PAE) == 0x00abc020ULL);
+    CHECK(regs(0, 0, 0, 0x1000000ab0ULL).dtb(PagingMode::PAE) == 0xaa0ULL);
     // 4/5-level: bits 12..51; PCID in 0..11 and "no flush" bit 63 go.
-    CHECK(regs(0, 0, 0, 0x000000010a2e4001ULL).page_table_root(PagingMode::IA32e) == 0x000000010a2e4000ULL);
-    CHECK(regs(0, 0, 0, 0x800000000a2e5801ULL).page_table_root(PagingMode::IA32e) == 0x000000000a2e5000ULL);
-    CHECK(regs(0, 0, 0, 0xfff0000000000fffULL).page_table_root(PagingMode::LA57) == 0);
-    CHECK(regs(0, 0, 0, 0x000fffffffffffffULL).page_table_root(PagingMode::LA57) == 0x000ffffffffff000ULL);
+    CHECK(regs(0, 0, 0, 0x000000010a2e4001ULL).dtb(PagingMode::IA32e) == 0x000000010a2e4000ULL);
+    CHECK(regs(0, 0, 0, 0x800000000a2e5801ULL).dtb(PagingMode::IA32e) == 0x000000000a2e5000ULL);
+    CHECK(regs(0, 0, 0, 0xfff0000000000fffULL).dtb(PagingMode::LA57) == 0);
+    CHECK(regs(0, 0, 0, 0x000fffffffffffffULL).dtb(PagingMode::LA57) == 0x000ffffffffff000ULL);
 }

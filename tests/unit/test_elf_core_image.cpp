@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "ImageFileBuilder.hpp"
-#include "vmi/Error.hpp"
-#include "vmi/ImageFile.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/memory/DumpFile.hpp"
 
 using namespace vmi_test;
 
@@ -25,8 +25,8 @@ constexpr std::uint64_t CR4 = 0x3506f0ULL;
 ElfSpec qemu_x86_64_core()
 {
     ElfSpec spec;
-    std::string notes = elf_note("CORE", NT_PRSTATUS, std::string(336, '\x5a')) +
-                        elf_note("QEMU", 0, qemu_cpu_state(CR0, CR3, CR4));
+    std::string notes =
+        elf_note("CORE", NT_PRSTATUS, std::string(336, '\x5a')) + elf_note("QEMU", 0, qemu_cpu_state(CR0, CR3, CR4));
     spec.segments.push_back({PT_NOTE, 0, notes, 0});
     spec.segments.push_back({PT_LOAD, 0, pattern(0x3000, 0x11), 0});
     spec.segments.push_back({PT_LOAD, HIGH, pattern(0x2000, 0x22), 0});
@@ -107,7 +107,7 @@ TEST_CASE("elf core: QEMU CPU-state note gives cr0/cr3/cr4 and EFER.LMA for x86-
     CHECK(regs->source == "QEMU CPU-state note of the ELF core");
     CHECK(regs->efer_source == "EFER derived from the ELF machine type (QEMU's note has no EFER)");
     CHECK(regs->paging_mode() == vmi::PagingMode::IA32e);
-    CHECK(regs->page_table_root(vmi::PagingMode::IA32e) == CR3);
+    CHECK(regs->dtb(vmi::PagingMode::IA32e) == CR3);
 }
 
 TEST_CASE("elf core: LA57 is seen through CR4 of the note")
@@ -153,7 +153,7 @@ TEST_CASE("elf core: 32-bit (EM_386) core")
     CHECK(regs->cr4 == 0x6f0u);
     CHECK(regs->efer == 0); // no long mode in a 32-bit core
     CHECK(regs->paging_mode() == vmi::PagingMode::PAE);
-    CHECK(regs->page_table_root(vmi::PagingMode::PAE) == 0x01a3c020u);
+    CHECK(regs->dtb(vmi::PagingMode::PAE) == 0x01a3c020u);
 }
 
 TEST_CASE("elf core: without a QEMU note there are no registers")
@@ -200,10 +200,10 @@ TEST_CASE("elf core: the first vCPU's note wins")
 {
     TempDir dir;
     ElfSpec spec;
-    spec.segments.push_back({PT_NOTE, 0,
-                             elf_note("QEMU", 0, qemu_cpu_state(CR0, 0x1000, CR4)) +
-                                 elf_note("QEMU", 0, qemu_cpu_state(CR0, 0x2000, CR4)),
-                             0});
+    spec.segments.push_back(
+        {PT_NOTE, 0,
+         elf_note("QEMU", 0, qemu_cpu_state(CR0, 0x1000, CR4)) + elf_note("QEMU", 0, qemu_cpu_state(CR0, 0x2000, CR4)),
+         0});
     spec.segments.push_back({PT_LOAD, 0, pattern(0x1000, 1), 0});
     auto memory = vmi::open_image_file(dir.write("smp.elf", build_elf_core(spec)), false);
     REQUIRE(memory->registers());
@@ -310,7 +310,8 @@ TEST_CASE("elf core: truncated files fail with 'truncated'")
         std::size_t in_low = spec.segments[1].file_offset + 0x100;
         path = dir.write("cut-data2.elf", full.substr(0, in_low));
         CHECK(open_error(path) ==
-              "image '" + path + "' is truncated: segment 1 (physical 0x0, 12288 bytes) extends past the end of the file");
+              "image '" + path +
+                  "' is truncated: segment 1 (physical 0x0, 12288 bytes) extends past the end of the file");
     }
     SUBCASE("note segment cut")
     {
@@ -328,7 +329,8 @@ TEST_CASE("elf core: truncated files fail with 'truncated'")
         CHECK(open_error(path) == "image '" + path + "' is truncated: ELF header incomplete");
         path = dir.write("cut32-data.elf", full32.substr(0, full32.size() - 0x800));
         CHECK(open_error(path) ==
-              "image '" + path + "' is truncated: segment 0 (physical 0x0, 4096 bytes) extends past the end of the file");
+              "image '" + path +
+                  "' is truncated: segment 0 (physical 0x0, 4096 bytes) extends past the end of the file");
     }
 }
 
@@ -408,7 +410,7 @@ TEST_CASE("elf core: ELF files that are not x86 core dumps are rejected")
         std::string bytes = build_elf_core(spec);
         bytes[EI_DATA] = ELFDATA2MSB;
         std::string path = dir.write("be.elf", bytes);
-        CHECK(open_error(path) == "image '" + path + "': not a little-endian ELF file (not an x86 dump)");
+        CHECK(open_error(path) == "image '" + path + "': not a little-endian ELF file (not x86)");
     }
     SUBCASE("unknown class")
     {
@@ -436,9 +438,9 @@ TEST_CASE("elf core: writes are refused on a read-only image and change nothing"
     std::string path = dir.write("ro.elf", original);
     auto memory = vmi::open_image_file(path, false);
     CHECK_FALSE(memory->writable());
-    CHECK_THROWS_WITH_AS(write_phys(*memory, HIGH + 0x10, "PATCHED"),
-                         ("ELF core '" + path + "' is open read-only (writing to a dump needs --writable-image)").c_str(),
-                         vmi::Error);
+    CHECK_THROWS_WITH_AS(
+        write_phys(*memory, HIGH + 0x10, "PATCHED"),
+        ("ELF core '" + path + "' is open read-only (writing to a dump needs --writable-image)").c_str(), vmi::Error);
     memory.reset();
     CHECK(read_file_bytes(path) == original);
 }

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "vmi/Error.hpp"
-#include "vmi/HexBytes.hpp"
+#include "common/HexBytes.hpp"
+#include "vmi/base/Error.hpp"
 
 using vmi::parse_hex_bytes;
 

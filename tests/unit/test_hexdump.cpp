@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vmi/Hexdump.hpp"
+#include "common/Hexdump.hpp"
 
 using vmi::hexdump;
 using vmi::printable;

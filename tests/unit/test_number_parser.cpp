@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "vmi/Error.hpp"
-#include "vmi/NumberParser.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/base/NumberParser.hpp"
 
 using vmi::parse_u64;
 using vmi::try_parse_u64;

@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vmi/Error.hpp"
-#include "vmi/OutputFormat.hpp"
+#include "common/OutputFormat.hpp"
+#include "vmi/base/Error.hpp"
 
 TEST_CASE("output format: text, json, jsonl; anything else is an error")
 {
@@ -19,14 +19,10 @@ TEST_CASE("output format: text, json, jsonl; anything else is an error")
                          vmi::Error);
 }
 
-TEST_CASE("output format: JSON text is compact, and invalid UTF-8 from a guest does not throw")
+TEST_CASE("output format: JSON text is compact; control characters are JSON escapes")
 {
     nlohmann::json value = {{"pid", 1}, {"name", "init"}};
     CHECK(vmi::to_json_text(value) == "{\"name\":\"init\",\"pid\":1}");
-    nlohmann::json hostile = {{"name", std::string("ab\xff\xfe" "cd")}};
-    std::string text;
-    CHECK_NOTHROW(text = vmi::to_json_text(hostile));
-    CHECK(text == "{\"name\":\"ab\xef\xbf\xbd\xef\xbf\xbd" "cd\"}");
     nlohmann::json control = {{"name", std::string("a\x1b[0m\n")}};
     CHECK(vmi::to_json_text(control) == "{\"name\":\"a\\u001b[0m\\n\"}");
 }

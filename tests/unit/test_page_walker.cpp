@@ -7,10 +7,10 @@
 
 #include "FakeMemory.hpp"
 #include "PageTableBuilder.hpp"
-#include "vmi/PageWalker.hpp"
+#include "vmi/paging/PageWalker.hpp"
 
-using vmi::PagingMode;
 using vmi::PageWalker;
+using vmi::PagingMode;
 using vmi::Translation;
 using namespace vmi_test;
 
@@ -98,7 +98,7 @@ TEST_CASE("legacy32: not-present entries name their level")
     mem.put32(0x1000 + 0x20 * 4, 0x2000 | P);
     mem.put32(0x2000 + 0x48 * 4, 0x5000 | P);
     mem.put32(0x2000 + 0x4a * 4, 0x6000 | RW | US); // everything but P
-    mem.put32(0x1000 + 0x21 * 4, 0x00400000 | PS);   // large, not present
+    mem.put32(0x1000 + 0x21 * 4, 0x00400000 | PS);  // large, not present
     PageWalker walker(mem, PagingMode::Legacy32, 0x1000);
     check_fails(walker.translate(0x40000000), "PDE not present");
     check_fails(walker.translate(0x08049000), "PTE not present");
@@ -259,8 +259,8 @@ TEST_CASE("ia32e: non-canonical addresses are rejected before any read")
 {
     FakeMemory mem({{0, 0x100000}});
     PageWalker walker(mem, PagingMode::IA32e, 0x10000);
-    for (std::uint64_t va : {0x0000800000000000ULL, 0xffff7fffffffffffULL, 0x0001000000000000ULL,
-                             0x8000000000000000ULL, 0x7fffffffffffffffULL, 0xfffe800000000000ULL}) {
+    for (std::uint64_t va : {0x0000800000000000ULL, 0xffff7fffffffffffULL, 0x0001000000000000ULL, 0x8000000000000000ULL,
+                             0x7fffffffffffffffULL, 0xfffe800000000000ULL}) {
         INFO(std::hex << va);
         CHECK_FALSE(walker.is_canonical(va));
         check_fails(walker.translate(va), "address is not canonical");
@@ -273,15 +273,16 @@ TEST_CASE("ia32e: non-canonical addresses are rejected before any read")
 TEST_CASE("ia32e: tables outside guest RAM fail cleanly at every level")
 {
     FakeMemory mem({{0, 0x100000}, {0x200000, 0x1000}});
-    mem.put64(0x10000 + 1 * 8, 0x7f000000ULL | P);            // PML4E -> PDPT not in RAM
+    mem.put64(0x10000 + 1 * 8, 0x7f000000ULL | P); // PML4E -> PDPT not in RAM
     mem.put64(0x10000 + 2 * 8, 0x11000 | P);
-    mem.put64(0x11000 + 0 * 8, 0x00fffffff000ULL | P);        // PDPTE -> PD not in RAM
+    mem.put64(0x11000 + 0 * 8, 0x00fffffff000ULL | P); // PDPTE -> PD not in RAM
     mem.put64(0x11000 + 1 * 8, 0x12000 | P);
-    mem.put64(0x12000 + 0 * 8, 0x100000 | P);                 // PDE -> PT in the hole
-    mem.put64(0x12000 + 1 * 8, 0x200000 | P);                 // PDE -> PT in the second range
-    mem.put64(0x200000 + 3 * 8, 0xdead000000ULL | P);         // PTE -> page not in RAM: a translation still
+    mem.put64(0x12000 + 0 * 8, 0x100000 | P);         // PDE -> PT in the hole
+    mem.put64(0x12000 + 1 * 8, 0x200000 | P);         // PDE -> PT in the second range
+    mem.put64(0x200000 + 3 * 8, 0xdead000000ULL | P); // PTE -> page not in RAM: a translation still
     PageWalker walker(mem, PagingMode::IA32e, 0x10000);
-    check_fails(walker.translate(0x0000008000000000ULL + 0x18 * GiB1), "PDPTE at physical 0x7f0000c0 is outside guest RAM");
+    check_fails(walker.translate(0x0000008000000000ULL + 0x18 * GiB1),
+                "PDPTE at physical 0x7f0000c0 is outside guest RAM");
     check_fails(walker.translate(0x0000010000000000ULL + 0x1000), "PDE at physical 0xfffffff000 is outside guest RAM");
     check_fails(walker.translate(0x0000010040000000ULL + 0x3000), "PTE at physical 0x100018 is outside guest RAM");
     // The data page itself is not checked by the walker: reads of it fail later.
@@ -364,8 +365,8 @@ TEST_CASE("la57: non-canonical addresses (57-bit rule) are rejected")
 {
     FakeMemory mem({{0, 0x100000}});
     PageWalker walker(mem, PagingMode::LA57, 0x10000);
-    for (std::uint64_t va : {0x0100000000000000ULL, 0xfeffffffffffffffULL, 0x8000000000000000ULL,
-                             0x7fffffffffffffffULL, 0xff00000000000000ULL - 1}) {
+    for (std::uint64_t va : {0x0100000000000000ULL, 0xfeffffffffffffffULL, 0x8000000000000000ULL, 0x7fffffffffffffffULL,
+                             0xff00000000000000ULL - 1}) {
         INFO(std::hex << va);
         CHECK_FALSE(walker.is_canonical(va));
         check_fails(walker.translate(va), "address is not canonical");

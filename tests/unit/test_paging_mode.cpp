@@ -1,7 +1,7 @@
 // PagingMode names, synonyms and sizes.
 #include <doctest/doctest.h>
 
-#include "vmi/PagingMode.hpp"
+#include "vmi/base/PagingMode.hpp"
 
 using vmi::PagingMode;
 

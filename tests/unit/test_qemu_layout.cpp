@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "vmi/Error.hpp"
-#include "vmi/QemuLayout.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/memory/QemuLayout.hpp"
 
 namespace {
 
@@ -80,12 +80,13 @@ TEST_CASE("info registers: CR0, CR3, CR4 and EFER of the first CPU")
 
 TEST_CASE("gpa2hva and xp")
 {
-    CHECK(vmi::parse_qemu_gpa2hva("Host virtual address for 0x100000 (ram0) is 0x7f82f40ff000\r\n") == 0x7f82f40ff000ULL);
+    CHECK(vmi::parse_qemu_gpa2hva("Host virtual address for 0x100000 (ram0) is 0x7f82f40ff000\r\n") ==
+          0x7f82f40ff000ULL);
     CHECK_THROWS_WITH_AS(vmi::parse_qemu_gpa2hva("Memory at address 0xa0000 is not RAM\r\n"),
                          "QEMU monitor: gpa2hva: Memory at address 0xa0000 is not RAM", vmi::Error);
 
-    std::vector<std::uint8_t> bytes = vmi::parse_qemu_xp(
-        "0000000000001000: 0x0807060504030201 0x00000000000000ff\r\n", 2);
+    std::vector<std::uint8_t> bytes =
+        vmi::parse_qemu_xp("0000000000001000: 0x0807060504030201 0x00000000000000ff\r\n", 2);
     REQUIRE(bytes.size() == 16);
     CHECK(bytes[0] == 1);
     CHECK(bytes[7] == 8);

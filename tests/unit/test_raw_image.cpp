@@ -3,15 +3,21 @@
 // mistaken for RAM.
 #include <doctest/doctest.h>
 
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <functional>
 #include <string>
 
 #include "ImageFileBuilder.hpp"
-#include "vmi/Error.hpp"
-#include "vmi/ImageFile.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/memory/DumpFile.hpp"
 
 using namespace vmi_test;
 
@@ -50,8 +56,7 @@ TEST_CASE("raw image: sizes that are not whole pages are rejected")
     for (std::size_t size : {std::size_t{1}, std::size_t{4095}, std::size_t{4097}, std::size_t{0x3000 + 512}}) {
         INFO(size);
         std::string path = dir.write("odd.raw", std::string(size, 'x'));
-        CHECK(open_error(path) == "image '" + path +
-                                      "' is neither an ELF core nor a raw memory image (its size, " +
+        CHECK(open_error(path) == "image '" + path + "' is neither an ELF core nor a raw memory image (its size, " +
                                       std::to_string(size) + " bytes, is not a multiple of 4096)");
     }
 }
@@ -78,15 +83,19 @@ TEST_CASE("raw image: other dump formats are named instead of read as RAM")
     std::string lime = with_magic("x.lime", "EMiL");
     CHECK(open_error(lime) == "image '" + lime + "' is a LiME dump, which is not supported (use raw or ELF)");
     std::string kdump = with_magic("x.kdump", "KDUMP   ");
-    CHECK(open_error(kdump) == "image '" + kdump + "' is a kdump-compressed dump, which is not supported (use raw or ELF)");
+    CHECK(open_error(kdump) ==
+          "image '" + kdump + "' is a kdump-compressed dump, which is not supported (use raw or ELF)");
     std::string mkdump = with_magic("x.mkd", "makedumpfile");
     CHECK(open_error(mkdump) ==
           "image '" + mkdump + "' is a kdump-compressed dump, which is not supported (use raw or ELF)");
     std::string windows = with_magic("x.dmp", "PAGEDU64");
-    CHECK(open_error(windows) == "image '" + windows + "' is a Windows crash dump, which is not supported (use raw or ELF)");
+    CHECK(open_error(windows) ==
+          "image '" + windows + "' is a Windows crash dump, which is not supported (use raw or ELF)");
     std::string gz = with_magic("x.gz", "\x1f\x8b");
     CHECK(open_error(gz) == "image '" + gz + "' is compressed; decompress it first");
-    std::string xz = with_magic("x.xz", std::string("\xfd" "7zXZ\0", 6));
+    std::string xz = with_magic("x.xz", std::string("\xfd"
+                                                    "7zXZ\0",
+                                                    6));
     CHECK(open_error(xz) == "image '" + xz + "' is compressed; decompress it first");
 }
 
@@ -117,12 +126,53 @@ TEST_CASE("raw image: writes refused read-only, persisted when writable")
     CHECK(read_file_bytes(path) == expected);
 }
 
-// Root may write anyway, so this only runs as an ordinary user.
-TEST_CASE("raw image: opening writable needs write permission" * doctest::skip(::geteuid() == 0))
+namespace {
+
+// What `attempt` answers when run by an ordinary user. Root may write to a read-only
+// file anyway, so as root it runs in a child process that has given root up (uid and
+// gid 65534, nobody), and the answer comes back through a pipe.
+std::string as_ordinary_user(const std::function<std::string()>& attempt)
+{
+    if (::geteuid() != 0) return attempt();
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::close(fds[0]);
+        std::string answer = ::setgroups(0, nullptr) == 0 && ::setgid(65534) == 0 && ::setuid(65534) == 0
+                                 ? attempt()
+                                 : std::string("could not give up root: ") + std::strerror(errno);
+        ssize_t written = ::write(fds[1], answer.data(), answer.size());
+        ::_exit(written == static_cast<ssize_t>(answer.size()) ? 0 : 1);
+    }
+    ::close(fds[1]);
+    std::string answer;
+    char buffer[512];
+    for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) answer.append(buffer, static_cast<size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
+    return answer;
+}
+
+} // namespace
+
+TEST_CASE("raw image: opening writable needs write permission")
 {
     TempDir dir;
     std::string path = dir.write("ro.raw", std::string(4096, '\0'));
     ::chmod(path.c_str(), 0444);
-    CHECK(open_error(path, true) == "cannot open image '" + path + "': Permission denied");
-    CHECK_NOTHROW(vmi::open_image_file(path, false));
+    ::chmod(std::filesystem::path(path).parent_path().c_str(), 0755); // nobody may look inside
+    CHECK(as_ordinary_user([&] { return open_error(path, true); }) ==
+          "cannot open image '" + path + "': Permission denied");
+    CHECK(as_ordinary_user([&]() -> std::string {
+              try {
+                  vmi::open_image_file(path, false);
+                  return "opened";
+              } catch (const std::exception& e) {
+                  return e.what();
+              }
+          }) == "opened");
 }

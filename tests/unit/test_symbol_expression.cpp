@@ -1,8 +1,8 @@
 // SymbolExpression: "NAME" and "NAME+OFF" as given to --ksym.
 #include <doctest/doctest.h>
 
-#include "vmi/Error.hpp"
-#include "vmi/SymbolExpression.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/symbols/SymbolExpression.hpp"
 
 using vmi::SymbolExpression;
 
@@ -23,8 +23,8 @@ TEST_CASE("ksym expression: errors")
 {
     CHECK_THROWS_WITH_AS(SymbolExpression::parse(""), "--ksym: missing symbol name in ''", vmi::Error);
     CHECK_THROWS_WITH_AS(SymbolExpression::parse("+0x10"), "--ksym: missing symbol name in '+0x10'", vmi::Error);
-    CHECK_THROWS_WITH_AS(SymbolExpression::parse("init_task+"),
-                         "--ksym offset: invalid number '': empty number", vmi::Error);
+    CHECK_THROWS_WITH_AS(SymbolExpression::parse("init_task+"), "--ksym offset: invalid number '': empty number",
+                         vmi::Error);
     CHECK_THROWS_WITH_AS(SymbolExpression::parse("init_task+4f0"),
                          "--ksym offset: invalid number '4f0': not a decimal number (hex needs a 0x prefix)",
                          vmi::Error);

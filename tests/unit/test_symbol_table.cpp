@@ -15,8 +15,8 @@
 
 #include <fmt/format.h>
 
-#include "vmi/Error.hpp"
-#include "vmi/SymbolTable.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/symbols/SymbolTable.hpp"
 
 using vmi::Symbol;
 using vmi::SymbolTable;
@@ -191,7 +191,8 @@ TEST_CASE("symbols: glob match in address order")
 {
     SymbolTable table = SymbolTable::parse(SYSTEM_MAP, "System.map");
     CHECK(names(table.match("do_*")) == std::vector<std::string>{"do_exit", "do_group_exit"});
-    CHECK(names(table.match("*_start*")) == std::vector<std::string>{"__start_rodata", "__bss_start", "__per_cpu_start"});
+    CHECK(names(table.match("*_start*")) ==
+          std::vector<std::string>{"__start_rodata", "__bss_start", "__per_cpu_start"});
     CHECK(names(table.match("init_tas?")) == std::vector<std::string>{"init_task"});
     CHECK(names(table.match("[sv]*")) == std::vector<std::string>{"startup_64", "verify_cpu"});
     CHECK(table.match("nothing*").empty());
@@ -294,9 +295,10 @@ template <typename Table>
 void check_copy_outlives_original()
 {
     if constexpr (std::is_copy_constructible_v<Table>) {
-        auto original = std::make_unique<Table>(Table::parse("ffffffff81000000 T a_symbol_name_longer_than_the_sso_buffer\n"
-                                                             "ffffffff81000010 T another_long_symbol_name_here\n",
-                                                             "m"));
+        auto original =
+            std::make_unique<Table>(Table::parse("ffffffff81000000 T a_symbol_name_longer_than_the_sso_buffer\n"
+                                                 "ffffffff81000010 T another_long_symbol_name_here\n",
+                                                 "m"));
         Table copy = *original;
         original.reset();
         const Symbol* s = copy.find("another_long_symbol_name_here");

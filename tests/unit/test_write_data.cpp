@@ -9,8 +9,8 @@
 
 #include <unistd.h>
 
-#include "vmi/Error.hpp"
-#include "vmi/WriteData.hpp"
+#include "common/WriteData.hpp"
+#include "vmi/base/Error.hpp"
 
 namespace {
 

@@ -1,0 +1,247 @@
+// ScopedPause on a fake guest: the time limit, the per-guest lock, signals
+// held back while paused, and a crash that resumes the guest first.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "vmi/base/Error.hpp"
+#include "vmi/memory/ScopedPause.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// A guest that counts pauses and resumes; reads fail once the pause expired,
+// as a live backend's do.
+class CountingGuest : public vmi::MemorySource {
+public:
+    explicit CountingGuest(std::string key = "") : key_(std::move(key)) {}
+    void read(std::uint64_t, std::span<std::uint8_t>) override
+    {
+        if (expired) throw vmi::Error(why);
+    }
+    void write(std::uint64_t, std::span<const std::uint8_t>) override {}
+    const std::vector<vmi::PhysicalRange>& ranges() const override { return none_; }
+    std::optional<vmi::CpuRegisters> registers() const override { return std::nullopt; }
+    bool writable() const override { return false; }
+    std::string describe() const override { return "counting guest"; }
+    bool pause() override
+    {
+        ++pauses;
+        expired = false;
+        return !paused_before;
+    }
+    void resume() override { ++resumes; }
+    std::string guest_key() const override { return key_; }
+    std::string resume_command() const override { return "resume-by-hand"; }
+    void resume_from_signal_handler() noexcept override
+    {
+        if (signal_pipe >= 0) [[maybe_unused]]
+            ssize_t n = ::write(signal_pipe, "R", 1);
+    }
+    void expire_pause(const std::string& reason) override
+    {
+        why = reason;
+        expired = true;
+        ++early_resumes;
+    }
+
+    bool paused_before = false;
+    int pauses = 0, resumes = 0;
+    std::atomic<int> early_resumes{0};
+    std::atomic<bool> expired{false};
+    std::string why;
+    int signal_pipe = -1;
+
+private:
+    std::string key_;
+    std::vector<vmi::PhysicalRange> none_;
+};
+
+// A private lock directory for the test.
+struct LockDirectory {
+    std::string path;
+    LockDirectory()
+    {
+        char name[] = "/tmp/vmi-lock-test.XXXXXX";
+        path = ::mkdtemp(name);
+        ::setenv("VMI_LOCK_DIR", path.c_str(), 1);
+    }
+    ~LockDirectory()
+    {
+        ::unsetenv("VMI_LOCK_DIR");
+        std::string command = "rm -rf '" + path + "'";
+        [[maybe_unused]] int status = std::system(command.c_str());
+    }
+};
+
+volatile std::sig_atomic_t usr1_seen = 0;
+void on_usr1(int) { usr1_seen = 1; }
+
+} // namespace
+
+TEST_CASE("scoped pause: resumes what it paused, once; a guest paused before is left alone")
+{
+    CountingGuest guest;
+    {
+        vmi::ScopedPause pause(guest, true, {0ms, 0ms});
+        pause.resume();
+        pause.resume();
+    }
+    CHECK(guest.pauses == 1);
+    CHECK(guest.resumes == 1);
+    guest.paused_before = true;
+    {
+        vmi::ScopedPause pause(guest, true, {0ms, 0ms});
+    }
+    CHECK(guest.resumes == 1);
+    {
+        vmi::ScopedPause pause(guest, false);
+    }
+    CHECK(guest.pauses == 2);
+}
+
+TEST_CASE("scoped pause: the time limit resumes the guest and fails the walk")
+{
+    CountingGuest guest;
+    std::uint8_t byte = 0;
+    {
+        vmi::ScopedPause pause(guest, true, {50ms, 0ms});
+        guest.read(0, {&byte, 1});
+        std::this_thread::sleep_for(150ms);
+        CHECK(guest.early_resumes == 1);
+        CHECK_THROWS_WITH_AS(guest.read(0, {&byte, 1}),
+                             "the guest stayed paused longer than --max-pause (50 ms): it was resumed and the walk "
+                             "stopped (raise --max-pause, or 0 for no limit)",
+                             vmi::Error);
+        CHECK_THROWS_WITH_AS(pause.resume(), doctest::Contains("longer than --max-pause (50 ms)"), vmi::Error);
+    }
+    CHECK(guest.resumes == 1); // resume() runs after the early one too: the backend knows it need not cont again
+    CHECK_FALSE(vmi::ScopedPause::take_unreported_failure());
+}
+
+TEST_CASE("scoped pause: a walk within the time limit is not disturbed")
+{
+    CountingGuest guest;
+    {
+        vmi::ScopedPause pause(guest, true, {2000ms, 0ms});
+        std::this_thread::sleep_for(10ms);
+        pause.resume();
+    }
+    CHECK(guest.early_resumes == 0);
+    CHECK(guest.resumes == 1);
+}
+
+TEST_CASE("scoped pause: a second pause of the same guest waits for the first, bounded")
+{
+    LockDirectory locks;
+    CountingGuest first("qemu-1-2"), second("qemu-1-2"), other("qemu-3-4");
+    vmi::ScopedPause held(first, true, {0ms, 0ms});
+    auto start = std::chrono::steady_clock::now();
+    std::string expected = fmt::format("another vmitools process (pid {}) has held this guest's pause lock for more "
+                                       "than 100 ms ({}/qemu-1-2.lock)",
+                                       ::getpid(), locks.path);
+    CHECK_THROWS_WITH_AS(vmi::ScopedPause(second, true, {0ms, 100ms}), doctest::Contains(expected.c_str()), vmi::Error);
+    CHECK(std::chrono::steady_clock::now() - start >= 100ms);
+    CHECK(second.pauses == 0); // it never even asked whether the guest runs
+    {
+        vmi::ScopedPause unrelated(other, true, {0ms, 0ms}); // another guest: no wait
+        CHECK(other.pauses == 1);
+    }
+    held.resume();
+    CHECK(first.resumes == 1);
+}
+
+TEST_CASE("scoped pause: a tool waits for another process that has the guest paused, then pauses it itself")
+{
+    LockDirectory locks;
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        CountingGuest guest("qemu-1-2");
+        vmi::ScopedPause pause(guest, true, {0ms, 0ms});
+        [[maybe_unused]] ssize_t n = ::write(fds[1], "L", 1);
+        std::this_thread::sleep_for(300ms);
+        pause.resume();
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    char locked = 0;
+    REQUIRE(::read(fds[0], &locked, 1) == 1);
+    ::close(fds[0]);
+    CountingGuest guest("qemu-1-2");
+    std::string expected = fmt::format("another vmitools process (pid {})", child);
+    CHECK_THROWS_WITH_AS(vmi::ScopedPause(guest, true, {0ms, 50ms}), doctest::Contains(expected.c_str()), vmi::Error);
+    auto start = std::chrono::steady_clock::now();
+    {
+        vmi::ScopedPause pause(guest, true, {0ms, 5000ms});
+        CHECK(guest.pauses == 1);
+        CHECK(std::chrono::steady_clock::now() - start > 100ms); // it waited for the other's resume
+        pause.resume();
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+
+TEST_CASE("scoped pause: signals are held back while paused and act after the resume")
+{
+    CountingGuest guest;
+    struct sigaction action {
+    }, previous{};
+    action.sa_handler = on_usr1;
+    ::sigaction(SIGUSR1, &action, &previous);
+    usr1_seen = 0;
+    {
+        vmi::ScopedPause pause(guest, true, {0ms, 0ms});
+        ::kill(::getpid(), SIGUSR1);
+        std::this_thread::sleep_for(20ms);
+        CHECK(usr1_seen == 0);
+        sigset_t pending;
+        sigpending(&pending);
+        CHECK(sigismember(&pending, SIGUSR1));
+        pause.resume();
+        CHECK(guest.resumes == 1);
+        CHECK(usr1_seen == 1);
+    }
+    ::sigaction(SIGUSR1, &previous, nullptr);
+}
+
+TEST_CASE("scoped pause: a crash while paused resumes the guest before the process dies")
+{
+    for (int signal : {SIGSEGV, SIGABRT, SIGILL, SIGBUS, SIGFPE}) {
+        CAPTURE(signal);
+        int fds[2];
+        REQUIRE(::pipe(fds) == 0);
+        pid_t child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            ::close(fds[0]);
+            ::signal(signal, SIG_DFL); // not doctest's crash report: the default action
+            CountingGuest guest;
+            guest.signal_pipe = fds[1];
+            vmi::ScopedPause pause(guest, true, {0ms, 0ms});
+            ::kill(::getpid(), signal);
+            ::_exit(0); // not reached: the signal ends the process
+        }
+        ::close(fds[1]);
+        char seen = 0;
+        ssize_t n = ::read(fds[0], &seen, 1);
+        ::close(fds[0]);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        CHECK(n == 1);
+        CHECK(seen == 'R');
+        // Killed by the signal, or (sanitizer builds) ended by the sanitizer's report of it.
+        CHECK((WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)));
+    }
+}
