@@ -1,0 +1,187 @@
+#!/bin/sh
+# The payload of tests/xen/test_xen_backend.py: runs in dom0 of the nested Xen host
+# (busybox sh, cwd /payload, see README.md "Writing a payload") and points our tools at
+# the PV domU through the Xen backend. Each step's stdout, stderr and exit code land in
+# $PAYLOAD_OUT/<step>.{out,err,rc}; the host compares them with the domU's own records.
+# Always exits 0 when it got to the end: the checks are the host's.
+O=$PAYLOAD_OUT
+N=$DOMU_NAME
+K=$DOMU_DIR/kallsyms
+B=/domu/vmlinuz
+C=$O/vmi.conf
+FLAGS="--sysmap $K --btf $B"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+# The BTF unpacked from the vmlinuz once, kept for the other steps (man vmi.conf, btf).
+export VMI_CACHE_DIR=/tmp/vmi-cache
+
+step() {
+    name=$1
+    shift
+    "$@" > "$O/$name.out" 2> "$O/$name.err"
+    echo $? > "$O/$name.rc"
+}
+state() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'; }
+elapsed() { read -r up _ < /proc/uptime; echo "${up%.*}"; }
+
+started=$(elapsed)
+xl list > "$O/xl-list-before.txt" 2>&1
+state "$N" > "$O/state-before.txt"
+printf '%s {\n    backend = "xen";\n    sysmap = "%s";\n    btf = "%s";\n}\n' "$N" "$K" "$B" > "$C"
+
+# The lists: by name through a config entry with backend = "xen", by name with flags, by id.
+step ps-config ./vmi-ps -c "$C" "$N" -o pid,ppid,uid,gid,state,name --no-headers -r -v
+step ps-name ./vmi-ps --backend xen $FLAGS "$N" -o pid,ppid,uid,gid,state,name --no-headers -r
+step ps-domid ./vmi-ps --domid "$DOMU_ID" $FLAGS -o pid,ppid,uid,gid,state,name --no-headers -r
+step ps-threads ./vmi-ps -c "$C" "$N" --threads -o pid,tid,name --no-headers -r
+step ps-cmd ./vmi-ps -c "$C" "$N" -o pid,name,cmd --no-headers -r
+step ps-json ./vmi-ps -c "$C" "$N" --format json
+step lsmod ./vmi-lsmod -c "$C" "$N" --format json
+step lsmod-domid ./vmi-lsmod --domid "$DOMU_ID" $FLAGS
+step banner ./vmi-read -c "$C" "$N" --ksym linux_banner --as string -v
+step banner-domid ./vmi-read --domid "$DOMU_ID" $FLAGS --ksym linux_banner --as string
+step ksym ./vmi-ksym -c "$C" "$N" init_task
+
+# vmi-write: rename a sleep through its task_struct's comm, then a kernel string and back.
+step ps-task ./vmi-ps -c "$C" "$N" -o pid,name,task --no-headers -r -v
+comm=$(sed -n 's/.*comm at +\(0x[0-9a-f]*\).*/\1/p' "$O/ps-task.err" | head -n 1)
+line=$(awk '$2 == "sleep" { print $1, $3; exit }' "$O/ps-task.out")
+pid=${line%% *} task=${line#* }
+if [ -n "$comm" ] && [ -n "$pid" ]; then
+    address=0x$(printf '%x' $((0x${task#0x} + comm)))
+    echo "$pid $address" > "$O/renamed.txt"
+    step write-dry ./vmi-write -c "$C" "$N" --va "$address" --string xenwrite --nul --dry-run
+    step ps-after-dry ./vmi-ps -c "$C" "$N" -o pid,name,task --no-headers -r
+    step write-comm ./vmi-write -c "$C" "$N" --va "$address" --string xenwrite --nul --live-write -v
+    step ps-after-write ./vmi-ps -c "$C" "$N" -o pid,name,task --no-headers -r
+else
+    echo "no sleep process or comm offset in vmi-ps's output" > "$O/renamed.txt"
+fi
+# (After "Linux version ": the tools find the kernel by that prefix.)
+release=$(cut -d' ' -f3 "$DOMU_DIR/version.txt")
+step write-banner ./vmi-write -c "$C" "$N" --live-write --force --ksym linux_banner+14 --string "$(echo "$release" | sed 's/[0-9]/9/g')"
+step banner-written ./vmi-read -c "$C" "$N" --ksym linux_banner --as string
+step write-banner-back ./vmi-write -c "$C" "$N" --live-write --force --ksym linux_banner+14 --string "$release"
+step banner-back ./vmi-read -c "$C" "$N" --ksym linux_banner --as string
+
+# A domain someone else paused stays paused.
+xl pause "$N"
+state "$N" > "$O/state-paused-before.txt"
+step ps-paused ./vmi-ps -c "$C" "$N" -o pid,name --no-headers -r -v
+state "$N" > "$O/state-paused-after.txt"
+xl unpause "$N"
+
+# Errors, one line each.
+step err-name ./vmi-ps --backend xen $FLAGS no-such-domain
+step err-domid ./vmi-ps --domid 4242 $FLAGS
+grep -q '^nobody:' /etc/passwd 2>/dev/null || echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >> /etc/passwd
+grep -q '^nogroup:' /etc/group 2>/dev/null || echo 'nogroup:x:65534:' >> /etc/group
+step err-unprivileged su -s /bin/sh nobody -c "ASAN_OPTIONS=$ASAN_OPTIONS ./vmi-ps --backend xen $FLAGS $N"
+
+# Numbers, next to bench-live's for QEMU guests.
+[ ! -x ./bench-xen ] || step bench ./bench-xen "$N" "$K" "$B"
+
+state "$N" > "$O/state-after-tools.txt"
+echo "$(($(elapsed) - started))" > "$O/tools-seconds.txt"
+
+# The HVM family: Xen translates their frames (guest pfns, no p2m of their own) and their
+# registers come from the HVM context. The same kernel and initramfs boot as
+#  - a PVH domU (no device model, console hvc0), when the host asks for it (pvh.enabled):
+#    the tools get --sysmap (its kallsyms, from its console) and --btf;
+#  - an HVM domU (hvmloader, SeaBIOS and the qemu-xen device model, which the harness put
+#    in dom0 for run --hvm; console on its emulated COM1) when asked (hvm.enabled): its
+#    kallsyms would take far too long over that UART (vmi.nokallsyms), so the tools get
+#    nothing but its name: symbols, types and their cache come from its memory.
+# Each one runs alone (the one before is destroyed). tsc_mode native: see README.
+# Its records come from its own console, like the PV domU's; its steps' files are named
+# TYPE-*, its own files land in $O/TYPE/.
+
+# hvm_family_domu TYPE LOG CONFIG-LINES: creates vmi-TYPE, waits (bounded) for its ready
+# marker in LOG, then runs the tools on it: with --sysmap and --btf when its console gave
+# its kallsyms, with nothing but its name when not.
+hvm_family_domu() {
+    type=$1 log=$2 lines=$3 name=vmi-$1 dir=$O/$1 start=$(elapsed)
+    mkdir -p "$dir"
+    printf 'name = "%s"\ntype = "%s"\nkernel = "/domu/vmlinuz"\nramdisk = "/domu/initrd.gz"\nmemory = 256\nvcpus = 1\non_crash = "preserve"\ntsc_mode = "native"\n%s\n' \
+        "$name" "$type" "$lines" > "/tmp/$name.cfg"
+    xl create "/tmp/$name.cfg" > "$dir/create.log" 2>&1 || return 0
+    # xl (and busybox) crash now and then in dom0 while a domain boots (README): a state
+    # is believed only when xl gave one, and 5 misses in a row mean gone.
+    missing=0
+    while ! grep -qF '@@VMI DOMU READY@@' "$log" 2>/dev/null; do
+        domu_state=$(state "$name")
+        case $domu_state in
+            *s*|*c*) break ;;
+            '') missing=$((missing + 1)); [ $missing -lt 5 ] || break ;;
+            *) missing=0 ;;
+        esac
+        [ $(($(elapsed) - start)) -lt 500 ] || break
+        sleep 2
+    done
+    echo "$(($(elapsed) - start))" > "$dir/ready-seconds.txt"
+    tr -d '\r' < "$log" > "$dir/console.log" 2>/dev/null
+    if grep -qF '@@VMI DOMU READY@@' "$dir/console.log"; then
+        awk '$0 == "@@VMI END kallsyms@@" { exit } on { print } $0 == "@@VMI BEGIN kallsyms@@" { on = 1 }' \
+            "$dir/console.log" > "/tmp/$name-kallsyms"
+        [ -s "/tmp/$name-kallsyms" ] && A="--sysmap /tmp/$name-kallsyms --btf $B" || A=
+        step $type-ps ./vmi-ps --backend xen $A $name -o pid,ppid,uid,gid,state,name --no-headers -r -v
+        step $type-ps-again ./vmi-ps --backend xen $A $name -o pid,ppid,uid,gid,state,name --no-headers -r -v
+        step $type-lsmod ./vmi-lsmod --backend xen $A $name --format json
+        step $type-banner ./vmi-read --backend xen $A $name --ksym linux_banner --as string
+        step $type-ps-task ./vmi-ps --backend xen $A $name -o pid,name,task --no-headers -r -v
+        comm=$(sed -n 's/.*comm at +\(0x[0-9a-f]*\).*/\1/p' "$O/$type-ps-task.err" | head -n 1)
+        line=$(awk '$2 == "sleep" { print $1, $3; exit }' "$O/$type-ps-task.out")
+        pid=${line%% *} task=${line#* }
+        if [ -n "$comm" ] && [ -n "$pid" ]; then
+            echo "$pid" > "$dir/renamed.txt"
+            step $type-write ./vmi-write --live-write --backend xen $A $name \
+                --va "0x$(printf '%x' $((0x${task#0x} + comm)))" --string ${type}write --nul
+            step $type-ps-after ./vmi-ps --backend xen $A $name -o pid,name,task --no-headers -r
+        fi
+        [ -z "$A" ] || [ ! -x ./bench-xen ] || step $type-bench ./bench-xen $name "/tmp/$name-kallsyms" "$B"
+    fi
+    state "$name" > "$dir/state-final.txt"
+    xl destroy "$name" >> "$dir/create.log" 2>&1
+}
+
+[ ! -f pvh.enabled ] || hvm_family_domu pvh /var/log/xen/console/guest-vmi-pvh.log 'extra = "console=hvc0 panic=-1"'
+if [ -f hvm.enabled ]; then
+    # The kernel cache of a zero-configuration run goes to $HOME/.cache: one that starts empty.
+    export HOME=/tmp/hvm-home
+    hvm_family_domu hvm /tmp/vmi-hvm-serial.log 'cmdline = "console=ttyS0 panic=-1 vmi.nokallsyms"
+device_model_version = "qemu-xen"
+device_model_override = "/usr/libexec/xen-qemu-system-i386"
+serial = "file:/tmp/vmi-hvm-serial.log"
+vga = "none"
+nographic = 1
+vnc = 0
+sdl = 0'
+fi
+
+# A domain that is not running: a second PV domain whose kernel finds no root file
+# system, panics and reboots, which its config turns into a kept, shut-down domain.
+cat > /tmp/vmi-stopped.cfg <<CFG
+name = "vmi-stopped"
+type = "pv"
+kernel = "/domu/vmlinuz"
+extra = "console=hvc0 panic=-1 root=/dev/nonexistent"
+memory = 128
+on_poweroff = "preserve"
+on_reboot = "preserve"
+on_crash = "preserve"
+CFG
+if xl create /tmp/vmi-stopped.cfg > "$O/stopped-create.log" 2>&1; then
+    waited=0
+    while [ $waited -lt 180 ]; do
+        case $(state vmi-stopped) in *s*|*c*) break ;; esac
+        sleep 2
+        waited=$((waited + 2))
+    done
+    state vmi-stopped > "$O/state-stopped.txt"
+    step err-stopped ./vmi-ps --backend xen $FLAGS vmi-stopped
+    xl destroy vmi-stopped >> "$O/stopped-create.log" 2>&1
+fi
+
+# The domU still runs after all of it.
+state "$N" > "$O/state-final.txt"
+xl list > "$O/xl-list-after.txt" 2>&1
+exit 0

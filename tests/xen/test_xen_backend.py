@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""The Xen backend on a real Xen: Xen 4.17 nested under QEMU (tests/xen/xen-host.sh,
+cached), a PV domU, and our tools run in dom0 against it (tests/xen/backend-payload.sh).
+
+Checked here, on the host, against what the domU reported about itself:
+- vmi-ps (by name through a config entry with backend = "xen", by name with --backend
+  xen, by --domid): the domU's own process list (pid, ppid, uid, gid, state, name), its
+  threads and command lines; JSON carries every field;
+- vmi-lsmod: the domU's /proc/modules; vmi-read --ksym linux_banner: its /proc/version;
+- vmi-write: a sleep process renamed through its task_struct's comm (a dry run first,
+  which changes nothing), then linux_banner written and written back;
+- a domain that someone else paused is left paused; the domU runs at the end;
+- then, one after the other, the same kernel as a PVH domU (tools with --sysmap and
+  --btf) and as an HVM domU (hvmloader, SeaBIOS, the qemu-xen device model; tools with
+  nothing but its name): processes, modules, banner and a vmi-write on each;
+- one-line errors: no such domain (name, id), not privileged, domain not running, and
+  on this host (no Xen) "no Xen here".
+
+Usage: test_xen_backend.py --bin TOOLS_DIR [--bench FILE] [--dir DIR] [--out DIR] [--no-pvh] [--no-hvm]
+The harness run is retried once when the harness itself fails (a nested PV crash in
+dom0's tool stack, see tests/xen/README.md); our tools' failures are never retried.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from testlib import Results, Tools, module_mismatches, same_name  # noqa: E402
+
+TOOLS = ["vmi-ps", "vmi-lsmod", "vmi-read", "vmi-write", "vmi-ksym"]
+
+
+def read_rows(path, count):
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parts = line.rstrip("\n").split(None, count - 1)
+            if len(parts) == count:
+                rows.append(parts)
+            elif len(parts) == count - 1:
+                rows.append(parts + [""])
+    return rows
+
+
+class Payload:
+    """A step's outputs: PAYLOAD_OUT/<step>.{out,err,rc}."""
+
+    def __init__(self, out_dir):
+        self.dir = os.path.join(out_dir, "payload")
+
+    def text(self, name):
+        path = os.path.join(self.dir, name)
+        return open(path, encoding="utf-8", errors="replace").read() if os.path.exists(path) else ""
+
+    def step(self, name):
+        rc = self.text(f"{name}.rc").strip()
+        return (int(rc) if rc.lstrip("-").isdigit() else None), self.text(f"{name}.out"), self.text(f"{name}.err")
+
+
+def make_payload(args, payload_dir):
+    # Without their debug sections: a sanitizer build's tools are 65 MiB each, and dom0's
+    # initramfs lives in its 768 MiB of RAM (xenstored could not write its pid file).
+    copies = [(os.path.join(args.bin, tool, tool), os.path.join(payload_dir, tool)) for tool in TOOLS]
+    if args.bench and os.path.exists(args.bench):
+        copies.append((args.bench, os.path.join(payload_dir, "bench-xen")))
+    for source, target in copies:
+        subprocess.run(["strip", "--strip-debug", "-o", target, source], check=True)
+    shutil.copy2(os.path.join(HERE, "backend-payload.sh"), os.path.join(payload_dir, "run.sh"))
+    for kind in [k for k, off in (("pvh", args.no_pvh), ("hvm", args.no_hvm)) if not off]:
+        open(os.path.join(payload_dir, f"{kind}.enabled"), "w").close()
+
+
+def run_harness(args, payload_dir, out_dir):
+    """xen-host.sh run, once more if the harness (not the payload) failed."""
+    command = [os.path.join(HERE, "xen-host.sh")] + (["--dir", args.dir] if args.dir else [])
+    command += ["run"] + ([] if args.no_hvm else ["--hvm"]) + ["--payload", payload_dir, "--out", out_dir]
+    env = dict(os.environ, VMI_XEN_PAYLOAD_TIMEOUT=os.environ.get("VMI_XEN_PAYLOAD_TIMEOUT", "1200"))
+    for attempt in (1, 2):
+        start = time.monotonic()
+        proc = subprocess.run(command, env=env, capture_output=True, text=True)
+        print(f"# xen-host.sh run (attempt {attempt}): exit {proc.returncode} after {time.monotonic() - start:.0f} s")
+        if proc.returncode in (0, 3):
+            return proc.returncode
+        reason = [line for line in proc.stderr.splitlines() if "error" in line.lower()][-1:] or \
+            proc.stderr.splitlines()[-1:]
+        print(f"# the harness failed: {reason[0] if reason else 'no message'}")
+        for line in proc.stderr.splitlines()[-40:]:
+            print(f"#   {line}")
+        if attempt == 1:
+            print("# retrying the whole run once (nested PV crashes hit dom0's tool stack now and then)")
+    return None
+
+
+def same_rows(a, b, name_column, kthread_state=None):
+    """Two vmi-ps outputs agree: same rows, a kworker's description aside, and (when
+    kthread_state names the state column, ppid being column 1) a kernel thread's state
+    aside: such a thread runs and idles on its own between two walks."""
+    rows_a, rows_b = [r.split(" ") for r in a.splitlines()], [r.split(" ") for r in b.splitlines()]
+
+    def fixed(row):
+        if kthread_state is not None and len(row) > kthread_state and row[1] == "2":
+            return row[:kthread_state] + ["(kernel thread's state)"] + row[kthread_state + 1:]
+        return row
+    rows_a, rows_b = [fixed(r) for r in rows_a], [fixed(r) for r in rows_b]
+    return len(rows_a) == len(rows_b) and all(
+        x[:name_column] == y[:name_column] and x[name_column + 1:] == y[name_column + 1:]
+        and same_name(x[name_column], y[name_column]) for x, y in zip(rows_a, rows_b))
+
+
+def check_processes(results, what, step, domu):
+    rc, out, err = step
+    ours = {r[0]: r[1:] for r in (line.split(" ", 5) for line in out.splitlines()) if len(r) == 6}
+    guest = {r[0]: r[1:] for r in read_rows(os.path.join(domu, "procs.txt"), 6)}
+    lister = set(open(os.path.join(domu, "lister.txt")).read().split()[:1])
+    problems, allowances = [], []
+    for pid in sorted(set(ours) | set(guest), key=int):
+        if pid in lister:
+            continue  # the domU's listing shell: its state changed after it listed
+        if pid not in ours:
+            problems.append(f"pid {pid} ({guest[pid][-1]}) missing from vmi-ps")
+        elif pid not in guest:
+            problems.append(f"pid {pid} ({ours[pid][-1]}) not in the domU's list")
+        elif not same_name(guest[pid][-1], ours[pid][-1]) or ours[pid][:3] != guest[pid][:3]:
+            problems.append(f"pid {pid}: vmi-ps {ours[pid]} domU {guest[pid]}")
+        elif ours[pid][3] != guest[pid][3]:
+            # The domU listed itself once, many seconds before the walk. A kernel thread
+            # (kthreadd's child) runs, idles and sleeps on its own in between: rcu_preempt
+            # was R in the domU's look and I in a walk. Processes the test started, and
+            # every other user process, must have the state the domU printed.
+            states = {ours[pid][3], guest[pid][3]}
+            if guest[pid][0] == "2" and states <= set("IRSD"):
+                allowances.append(f"pid {pid} {ours[pid][-1]}: {guest[pid][3]} in the domU's look, "
+                                  f"{ours[pid][3]} in the walk")
+            else:
+                problems.append(f"pid {pid} ({ours[pid][-1]}): state {ours[pid][3]} in vmi-ps, "
+                                f"{guest[pid][3]} in the domU's list")
+    sleeps = sum(1 for v in ours.values() if v[-1] == "sleep")
+    results.check(rc == 0 and not problems and len(ours) > 20 and sleeps == 20,
+                  f"{what}: vmi-ps matches the domU's own list (pid, ppid, uid, gid, state, name) for "
+                  f"{len(ours)} processes, {sleeps} sleep"
+                  f"{'; allowed: ' + '; '.join(allowances) if allowances else ''}",
+                  "\n".join(problems[:20]) + f"\nrc={rc} {err[-1500:]}")
+    return ours
+
+
+def section(text, name):
+    """Lines between "@@VMI BEGIN name@@" and "@@VMI END name@@" of a console log."""
+    lines, inside = [], False
+    for line in text.replace("\r", "").splitlines():
+        if line == f"@@VMI END {name}@@" and inside:
+            return lines
+        if inside:
+            lines.append(line)
+        if line == f"@@VMI BEGIN {name}@@":
+            inside = True
+    return lines
+
+
+def check_hvm_family(results, p, scratch, kind):
+    """A PVH or HVM domU (kind "pvh" or "hvm"): its records from its console, our tools'
+    view through the Xen backend. The PVH domU's tools had --sysmap and --btf; the HVM
+    domU printed no kallsyms, so its tools had nothing but its name (zero configuration:
+    symbols, types and the kernel cache from its memory)."""
+    label = kind.upper()
+    if not os.path.exists(os.path.join(p.dir, kind)):
+        print(f"# skip - {label}: not asked for (--no-{kind})")
+        return
+    console = p.text(f"{kind}/console.log")
+    ready = "@@VMI DOMU READY@@" in console
+    results.check(ready, f"{label} domU created and ready ({p.text(f'{kind}/ready-seconds.txt').strip()} s after "
+                  "xl create)", p.text(f"{kind}/create.log")[-800:] + "\n".join(console.splitlines()[-15:]))
+    if not ready:
+        return
+    domu = os.path.join(scratch, f"{kind}-records")
+    os.makedirs(domu, exist_ok=True)
+    for name in ("procs", "threads", "modules", "version", "lister"):
+        with open(os.path.join(domu, f"{name}.txt"), "w") as f:
+            f.write("".join(line + "\n" for line in section(console, name)))
+    zero_config = not section(console, "kallsyms")
+    how = "nothing but its name" if zero_config else "--sysmap and --btf"
+    rc, out, err = p.step(f"{kind}-ps")
+    check_processes(results, f"{label} domU by name, {how}", (rc, out, err), domu)
+    results.check(f"{label} guest" in err and "Xen HVM context" in err,
+                  f"{label}: vmi-ps -v says {label} guest, CR3 from its HVM context", err[-1500:])
+    again = p.step(f"{kind}-ps-again")
+    check_processes(results, f"{label} domU by name, {how}, a second time", again, domu)
+    if zero_config:
+        results.check("symbols: the kernel's own kallsyms" in err and "BTF: from guest memory" in err
+                      and "from the kernel build cache" in again[2],
+                      f"{label}: symbols and BTF from the domU's memory, then from the kernel build cache",
+                      err[-1500:] + again[2][-1500:])
+    rc, out, err = p.step(f"{kind}-lsmod")
+    ours, guest_modules, problems = module_mismatches(out if rc == 0 else None, os.path.join(domu, "modules.txt"),
+                                                      "domU")
+    results.check(rc == 0 and not problems and len(ours) == len(guest_modules) == 4,
+                  f"{label}: vmi-lsmod matches the domU's /proc/modules ({sorted(ours)}: size, refcount, users, "
+                  "state, address)", "\n".join(problems) + err[-800:])
+    version = "".join(section(console, "version")).strip()
+    rc, out, err = p.step(f"{kind}-banner")
+    results.check(rc == 0 and out.strip() == version, f"{label}: vmi-read linux_banner == the domU's /proc/version",
+                  f"{out!r} {err[-800:]}")
+    pid = p.text(f"{kind}/renamed.txt").strip()
+    rc, out, err = p.step(f"{kind}-write")
+    before = [line.split(" ", 2) for line in p.step(f"{kind}-ps-task")[1].splitlines()]
+    after = [line.split(" ", 2) for line in p.step(f"{kind}-ps-after")[1].splitlines()]
+    renamed = [r for r in after if r[0] == pid]
+    results.check(rc == 0 and pid != "" and len(before) == len(after) and renamed and renamed[0][1] == f"{kind}write",
+                  f"{label}: vmi-write renamed pid {pid} to '{kind}write'; vmi-ps shows it", out + err[-800:])
+    state = p.text(f"{kind}/state-final.txt").strip()
+    results.check(state != "" and not any(c in state for c in "psc"), f"{label}: the domU still runs (state {state!r})")
+    bench = p.step(f"{kind}-bench")
+    if bench[0] is not None:
+        print(f"# bench-xen on the {label} domU: {bench[1].strip()} {bench[2].strip()[-300:]}")
+
+
+def check_payload(results, out_dir, tools):
+    p = Payload(out_dir)
+    domu = os.path.join(out_dir, "domu")
+    results.check(p.text("state-before.txt").strip() not in ("",) and "p" not in p.text("state-before.txt"),
+                  f"the domU runs before the tools (xl list state {p.text('state-before.txt').strip()!r})")
+
+    rc, out, err = p.step("ps-config")
+    check_processes(results, "by name, config backend = \"xen\"", (rc, out, err), domu)
+    results.check("Xen domain 'vmi-domu'" in err and "PV guest" in err and "Xen PV context of vCPU 0" in err
+                  and "guest paused" in err and "guest resumed" in err,
+                  "vmi-ps -v: a PV guest through the Xen backend, CR3 from its vCPU context (machine frame "
+                  "translated), paused for the walk and resumed", err[-2000:])
+    by_name = p.step("ps-name")
+    check_processes(results, "by name, --backend xen", by_name, domu)
+    by_id = p.step("ps-domid")
+    check_processes(results, "by --domid", by_id, domu)
+    results.check(by_name[0] == 0 and same_rows(out, by_name[1], 5, 4) and same_rows(out, by_id[1], 5, 4),
+                  "by config entry, by name and by --domid: the same list")
+
+    rc, out, err = p.step("ps-threads")
+    ours = {r[1]: [r[0], r[2]] for r in (line.split(" ", 2) for line in out.splitlines()) if len(r) == 3}
+    guest = {r[1]: [r[0], r[2]] for r in read_rows(os.path.join(domu, "threads.txt"), 3)}
+    lister = set(open(os.path.join(domu, "lister.txt")).read().split()[:1])
+    problems = [f"tid {tid}: vmi-ps {ours.get(tid)} domU {guest.get(tid)}" for tid in sorted(set(ours) | set(guest),
+                                                                                              key=int)
+                if tid not in lister and (tid not in ours or tid not in guest or ours[tid][0] != guest[tid][0]
+                                          or not same_name(guest[tid][1], ours[tid][1]))]
+    threaded = [v for v in ours.values() if v[1] == "threaded"]
+    results.check(rc == 0 and not problems and len(threaded) == 5,
+                  f"--threads matches the domU's threads ({len(ours)}; 'threaded' has {len(threaded)} tasks)",
+                  "\n".join(problems[:20]) + err[-1000:])
+
+    rc, out, err = p.step("ps-cmd")
+    ours = {r[0]: r for r in (line.split(" ", 2) for line in out.splitlines()) if len(r) == 3}
+    problems = []
+    for pid, args in read_rows(os.path.join(domu, "cmdline.txt"), 2):
+        if pid in lister or pid not in ours:
+            continue
+        expected = args.strip() if args.strip() else f"[{ours[pid][1]}]"
+        if ours[pid][2] != expected:
+            problems.append(f"pid {pid}: vmi-ps '{ours[pid][2]}' domU '{expected}'")
+    results.check(rc == 0 and not problems and len(ours) > 20,
+                  "vmi-ps cmd (read through each process's own page tables, machine frames translated) matches "
+                  "/proc/PID/cmdline", "\n".join(problems[:20]) + err[-1000:])
+
+    rc, out, err = p.step("ps-json")
+    ok = rc == 0
+    if ok:
+        items = json.loads(out)
+        ok = len(items) > 20 and all(i["dtb"] is not None for i in items if not i["kernel_thread"])
+    results.check(ok, "vmi-ps --format json: every user process has its page-table root", err[-1000:])
+
+    rc, out, err = p.step("lsmod")
+    ours, guest_modules, problems = module_mismatches(out if rc == 0 else None, os.path.join(domu, "modules.txt"),
+                                                      "domU")
+    results.check(rc == 0 and not problems and len(ours) == len(guest_modules) == 4,
+                  f"vmi-lsmod matches the domU's /proc/modules ({len(guest_modules)} modules: name, size, refcount, "
+                  "users, state, address)", "\n".join(problems) + err[-1000:])
+    rc, out, err = p.step("lsmod-domid")
+    results.check(rc == 0 and all(name in out for name in ours) and len(out.splitlines()) == len(ours) + 1,
+                  "vmi-lsmod --domid lists the same modules", out + err[-1000:])
+
+    version = open(os.path.join(domu, "version.txt")).read().strip()
+    for step, what in (("banner", "by config entry"), ("banner-domid", "by --domid")):
+        rc, out, err = p.step(step)
+        results.check(rc == 0 and out.strip() == version,
+                      f"vmi-read --ksym linux_banner --as string ({what}) == the domU's /proc/version",
+                      f"rc={rc} {out!r} want {version!r} {err[-1500:]}")
+    init_task = [line.split()[0] for line in open(os.path.join(domu, "kallsyms"))
+                 if line.split()[2:3] == ["init_task"]]
+    rc, out, err = p.step("ksym")
+    results.check(rc == 0 and init_task and int(out.split()[0], 16) == int(init_task[0], 16),
+                  f"vmi-ksym by name through the Xen backend: init_task at {out.strip()}", out + err)
+
+    # vmi-write
+    renamed = p.text("renamed.txt").split()
+    before = [line.split(" ", 2) for line in p.step("ps-task")[1].splitlines()]
+    if len(renamed) == 2:
+        pid = renamed[0]
+        rc, out, err = p.step("write-dry")
+        results.check(rc == 0 and out.startswith("would write") and same_rows(p.step("ps-task")[1],
+                                                                            p.step("ps-after-dry")[1], 1),
+                      f"vmi-write --dry-run on the domU (pid {pid}'s comm) changes nothing", out + err[-1000:])
+        rc, out, err = p.step("write-comm")
+        after = [line.split(" ", 2) for line in p.step("ps-after-write")[1].splitlines()]
+        wanted = [[r[0], "xenwrite" if r[0] == pid else r[1], r[2]] for r in before]
+        problems = [f"{a} != {w}" for a, w in zip(after, wanted)
+                    if a[0] != w[0] or a[2] != w[2] or (a[1] != w[1] and (a[0] == pid or not same_name(w[1], a[1])))]
+        results.check(rc == 0 and len(after) == len(before) and not problems,
+                      f"vmi-write renamed pid {pid} to 'xenwrite' through its task_struct's comm; vmi-ps shows it, "
+                      "every other process as before", "\n".join(problems[:10]) + out + err[-1500:])
+    else:
+        results.check(False, "vmi-write: a sleep process to rename", p.text("renamed.txt"))
+    rc1, out1, err1 = p.step("write-banner")
+    rc2, out2, _ = p.step("banner-written")
+    rc3, _, err3 = p.step("write-banner-back")
+    rc4, out4, _ = p.step("banner-back")
+    release = version.split()[2]
+    changed = version[:14] + release.translate(str.maketrans("0123456789", "9" * 10)) + version[14 + len(release):]
+    results.check(rc1 == rc2 == rc3 == rc4 == 0 and out2.strip() == changed and out4.strip() == version,
+                  f"vmi-write on a kernel string (linux_banner+14: {release} -> {changed.split()[2]}): written, "
+                  "read back, restored",
+                  f"{out1}{err1[-800:]}{out2}{err3[-800:]}{out4}")
+
+    before_state = p.text("state-paused-before.txt").strip()
+    after_state = p.text("state-paused-after.txt").strip()
+    rc, out, err = p.step("ps-paused")
+    results.check(rc == 0 and "p" in before_state and "p" in after_state and "paused already" in err
+                  and "guest resumed" not in err and len(out.splitlines()) > 20,
+                  f"a domain paused by someone else (xl pause) is read and left paused (state {before_state!r} -> "
+                  f"{after_state!r})", err[-1500:])
+
+    for step, words, what in (("err-name", "no such Xen domain: 'no-such-domain'", "an unknown domain name"),
+                              ("err-domid", "no such Xen domain: domid 4242", "an unknown --domid"),
+                              ("err-unprivileged", "not privileged", "a user who is not root")):
+        rc, out, err = p.step(step)
+        lines = err.strip().splitlines()
+        results.check(rc == 2 and len(lines) == 1 and words in lines[0] and out == "",
+                      f"{what}: exit 2 and one line ({lines[0] if lines else ''})", f"rc={rc} {err[-800:]}")
+    stopped = p.text("state-stopped.txt").strip()
+    rc, out, err = p.step("err-stopped")
+    if rc is None:
+        print(f"# skip - a domain that is not running: xl create did not make one ({p.text('stopped-create.log')[-300:]})")
+    else:
+        lines = err.strip().splitlines()
+        results.check(rc == 2 and len(lines) == 1 and "is not running" in lines[0] and ("s" in stopped or "c" in stopped),
+                      f"a shut-down domain (state {stopped!r}): exit 2 and one line ({lines[0] if lines else ''})",
+                      f"rc={rc} {err[-800:]}")
+
+    for state_file in ("state-after-tools.txt", "state-final.txt"):
+        state = p.text(state_file).strip()
+        results.check(state != "" and not any(c in state for c in "psc"),
+                      f"the domU still runs ({state_file}: xl list state {state!r})")
+
+    # Anything of ours that died of a signal says so (the nested PV crashes are not hidden).
+    crashed = []
+    for name in sorted(os.listdir(p.dir)):
+        if name.endswith(".rc"):
+            rc = p.step(name[:-3])[0]
+            if rc is not None and rc >= 128:
+                crashed.append(f"{name[:-3]}: exit {rc}")
+    results.check(not crashed, "no tool killed by a signal", "\n".join(crashed))
+
+    check_hvm_family(results, p, os.path.dirname(out_dir), "pvh")
+    check_hvm_family(results, p, os.path.dirname(out_dir), "hvm")
+
+    bench = p.step("bench")
+    if bench[0] is not None:
+        results.check(bench[0] == 0 and "MB/s" in bench[1], "bench-xen ran", bench[1] + bench[2][-800:])
+        print(f"# bench-xen (in dom0; the tools as built): {bench[1].strip()}")
+    print(f"# the tools' steps took {p.text('tools-seconds.txt').strip()} s in dom0")
+
+    # On this host there is no Xen: the backend says so in one line.
+    rc, out, err = tools.run("vmi-ps", "--backend", "xen", "some-domain")
+    lines = err.strip().splitlines()
+    results.check(rc == 2 and len(lines) == 1 and "no Xen here" in lines[0],
+                  f"on a host without Xen: exit 2 and one line ({lines[0] if lines else ''})", err[-800:])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", required=True, help="tools directory of a build tree (BUILD/tools)")
+    parser.add_argument("--bench", help="bench-xen binary (default: BUILD/bench/bench-xen if built)")
+    parser.add_argument("--dir", help="cache root for xen-host.sh (default: its own)")
+    parser.add_argument("--out", help="keep xen-host.sh's results here (default: a temporary directory)")
+    parser.add_argument("--no-pvh", action="store_true", help="no PVH domU (saves ~2 minutes)")
+    parser.add_argument("--no-hvm", action="store_true", help="no HVM domU (saves ~4 minutes)")
+    args = parser.parse_args()
+    if args.bench is None:
+        args.bench = os.path.join(os.path.dirname(os.path.abspath(args.bin)), "bench", "bench-xen")
+    results = Results()
+    tools = Tools(args.bin)
+    with tempfile.TemporaryDirectory(prefix="vmixenbackend.") as scratch:
+        payload_dir = os.path.join(scratch, "payload")
+        os.makedirs(payload_dir)
+        make_payload(args, payload_dir)
+        out_dir = args.out or os.path.join(scratch, "out")
+        rc = run_harness(args, payload_dir, out_dir)
+        if rc is None:
+            results.check(False, "the nested Xen host ran the payload (twice the harness failed: see above)")
+            return results.finish()
+        env = {}
+        with open(os.path.join(out_dir, "xen.env")) as f:
+            for line in f:
+                if "=" in line:
+                    key, value = line.strip().split("=", 1)
+                    env[key] = value
+        print(f"# seconds from QEMU start: dom0 {env.get('T_DOM0_READY')}, domU {env.get('T_DOMU_READY')}, "
+              f"payload done {env.get('T_PAYLOAD_DONE')}, outbox {env.get('T_OUTBOX_READ')}; "
+              f"domU sleeps replaced: {env.get('DOMU_SLEEPS_REPLACED')}")
+        results.check(rc == 0, "the payload ran to its end", open(os.path.join(out_dir, "payload.out")).read()[-1500:])
+        check_payload(results, out_dir, tools)
+    return results.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
