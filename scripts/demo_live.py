@@ -11,7 +11,7 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "live"))
-from libvirt_guest import LibvirtGuest  # noqa: E402
+from libvirt_guest import LibvirtError, LibvirtGuest  # noqa: E402
 
 
 def run(*command):
@@ -27,7 +27,7 @@ def main():
         common = ["--sysmap", os.path.join(guest_dir, "kallsyms"), "--btf", os.path.join(guest_dir, "vmlinuz")]
         print(run(os.path.join(tools, "vmi-ps", "vmi-ps"), guest.name, *common, "-v"), end="")
         print(run(os.path.join(tools, "vmi-lsmod", "vmi-lsmod"), guest.name, *common), end="")
-        ours = run(os.path.join(tools, "vmi-ps", "vmi-ps"), guest.name, *common, "-o", "pid,name", "--no-headers")
+        ours = run(os.path.join(tools, "vmi-ps", "vmi-ps"), guest.name, *common, "-o", "pid,name", "--no-headers", "-r")
         theirs = "".join(f"{p[0]} {p[5]}\n" for p in (line.split(None, 5) for line in guest.ask("procs")) if len(p) == 6)
         print("\nvmi-ps against the process list the running guest gives itself (pid and name):")
         ours_lines, their_lines = ours.splitlines(), theirs.splitlines()
@@ -37,4 +37,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except LibvirtError as error:
+        # libvirt's own message, without a Python traceback around it.
+        print(f"demo: the live part failed: {error}", file=sys.stderr)
+        sys.exit(1)
