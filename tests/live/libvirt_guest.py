@@ -5,19 +5,28 @@
         guest.state()            # "running", "paused", ... (virsh domstate)
     # destroyed here, whatever happened
 
-The guest is one that tests/guests/build-guests.sh built (vmlinuz, initrd.gz and
-guest.env in ~/.cache/vmitools/guests/<name>), booted under software emulation
-(`<domain type='qemu'>`). Serial 0 is the console, a file (through virtlogd,
-which rotates it at 2 MiB: console_text() joins the parts); serial 1 is a unix
-socket that libvirt binds, where the guest's /init answers one-line commands
-(procs, modules, hostname) between "@@VMI BEGIN cmd@@" and "@@VMI END cmd@@".
+    with LibvirtGuest(hiding_guest_dir, agent=True) as guest:   # with a QGA channel
+        guest.wait_agent()       # until guest-ping answers (virsh qemu-agent-command)
+        guest.agent_command("guest-exec", path="/bin/sh", arg=["-c", "..."])
+
+The guest is one that tests/guests/build-guests.sh or tests/hiding/boot-hiding-guest.py
+built (vmlinuz, initrd.gz and guest.env in ~/.cache/vmitools/guests/<name>), booted
+under software emulation (`<domain type='qemu'>`). Serial 0 is the console, a file
+(through virtlogd, which rotates it at 2 MiB: console_text() joins the parts); serial
+1 is a unix socket that libvirt binds, where a test guest's /init answers one-line
+commands (procs, modules, hostname) between "@@VMI BEGIN cmd@@" and "@@VMI END cmd@@"
+(a hiding guest's answers none: ask() is for test guests).
+With agent=True the domain also has a guest agent channel (virtio, named
+org.qemu.guest_agent.0; libvirt picks the host socket and adds the virtio-serial
+controller): the hiding guests of tests/hiding/boot-hiding-guest.py start
+Debian's qemu-ga on it, the test guests of build-guests.sh have no agent.
 Every wait is bounded. Needs a running libvirtd (tests/live/libvirt-env.sh) and root.
 """
 import glob
+import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,13 +34,17 @@ import time
 from xml.sax.saxutils import escape
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import guest_port  # noqa: E402
+from guest_port import ASK_TIMEOUT  # noqa: E402
 from testlib import read_guest_env  # noqa: E402
 
 URI = "qemu:///system"
 READY = "@@VMI READY@@"
 BOOT_TIMEOUT = int(os.environ.get("VMI_BOOT_TIMEOUT", "600"))  # seconds; TCG on a busy host is slow
+AGENT_TIMEOUT = 120        # seconds from the ready marker until the guest agent answers
+AGENT_CHANNEL = "org.qemu.guest_agent.0"
 VIRSH_TIMEOUT = 120
-ASK_TIMEOUT = 60
 NAME_PREFIX = "vmi-test-"
 
 
@@ -59,7 +72,7 @@ def cpu_xml(qemu_cpu):
     return f"<cpu mode='custom' match='exact'><model fallback='forbid'>{escape(qemu_cpu)}</model></cpu>"
 
 
-def domain_xml(name, env, kernel, initrd, console, port, memfd):
+def domain_xml(name, env, kernel, initrd, console, port, memfd, agent=False):
     cmdline = "console=ttyS0 panic=-1" + ("" if env.get("GUEST_KASLR") == "1" else " nokaslr")
     ram_kib = int(env["GUEST_RAM_BYTES"]) // 1024
     backing = ("<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
@@ -82,6 +95,7 @@ def domain_xml(name, env, kernel, initrd, console, port, memfd):
   <devices>
     <serial type='file'><source path='{escape(console)}'/><target port='0'/></serial>
     <serial type='unix'><source mode='bind' path='{escape(port)}'/><target port='1'/></serial>
+    {f"<channel type='unix'><target type='virtio' name='{AGENT_CHANNEL}'/></channel>" if agent else ""}
     <controller type='usb' model='none'/>
     <memballoon model='none'/>
   </devices>
@@ -109,12 +123,13 @@ class LibvirtGuest:
     its files. define_only=True instead defines it without starting it (a
     shut-off domain), undefined again by destroy()."""
 
-    def __init__(self, guest_dir, memfd=False, uri=URI, suffix="", define_only=False):
+    def __init__(self, guest_dir, memfd=False, uri=URI, suffix="", define_only=False, agent=False):
         self.dir = guest_dir
         self.env = read_guest_env(guest_dir)
         self.guest = os.path.basename(os.path.normpath(guest_dir))
         self.name = f"{NAME_PREFIX}{self.guest}-{os.getpid()}{'-' + suffix if suffix else ''}"
         self.memfd = memfd
+        self.agent = agent
         self.uri = uri
         self.define_only = define_only
         self.created = False
@@ -136,7 +151,7 @@ class LibvirtGuest:
             xml = os.path.join(self.workdir, "domain.xml")
             with open(xml, "w") as f:
                 f.write(domain_xml(self.name, self.env, files["vmlinuz"], files["initrd.gz"],
-                                   self.console, self.port, self.memfd))
+                                   self.console, self.port, self.memfd, self.agent))
             virsh("define" if self.define_only else "create", xml, uri=self.uri)
             self.created = True
             if not self.define_only:
@@ -223,6 +238,42 @@ class LibvirtGuest:
         match = re.search(rf"(?:^|\s){name}=([0-9a-fA-F]+)", self.hmp("info registers"))
         return int(match.group(1), 16) if match else None
 
+    # --- the guest agent (agent=True) ----------------------------------------------------------
+    def agent_command(self, command, timeout=10, **arguments):
+        """One guest agent command through libvirt (virsh qemu-agent-command, at most
+        `timeout` s for the agent's answer); its "return" value, parsed."""
+        message = {"execute": command}
+        if arguments:
+            message["arguments"] = arguments
+        out = virsh("qemu-agent-command", self.name, "--timeout", timeout, json.dumps(message),
+                    uri=self.uri, timeout=timeout + VIRSH_TIMEOUT)
+        try:
+            return json.loads(out)["return"]
+        except (ValueError, KeyError) as e:
+            raise LibvirtError(f"{self.name}: {command}: no return in the agent's answer {out!r}") from e
+
+    def wait_agent(self, timeout=AGENT_TIMEOUT):
+        """Waits until the guest agent answers guest-ping; returns the seconds that took.
+        Raises LibvirtError after `timeout` s, or if the domain stops running."""
+        if not self.agent:
+            raise LibvirtError(f"{self.name} has no guest agent channel (agent=False)")
+        start = time.time()
+        last = ""
+        while True:
+            try:
+                self.agent_command("guest-ping", timeout=5)
+                return time.time() - start
+            except LibvirtError as e:
+                last = str(e)
+            state = self.state()
+            if state != "running":
+                raise LibvirtError(f"{self.name} is {state!r} while waiting for its guest agent; console:\n"
+                                   + self.console_text()[-2000:])
+            if time.time() - start > timeout:
+                raise LibvirtError(f"{self.name}: the guest agent did not answer guest-ping within {timeout} s "
+                                   f"(last: {last}); console:\n" + self.console_text()[-2000:])
+            time.sleep(1)
+
     # --- what the guest says ---------------------------------------------------------------
     def console_text(self):
         """The whole console: virtlogd's rotated parts (console.log.N, the oldest
@@ -248,40 +299,8 @@ class LibvirtGuest:
 
     def ask(self, command, timeout=ASK_TIMEOUT):
         """Sends one command to the guest's responder on serial port 1 and
-        returns the lines of its answer. Anything before the answer's BEGIN
-        marker (the tail of an answer nobody waited for) is skipped."""
+        returns the lines of its answer (guest_port.ask)."""
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(timeout)
-                sock.connect(self.port)
-                sock.sendall(command.encode() + b"\n")
-                return self._answer(sock, command, timeout)
-        except OSError as e:
-            raise LibvirtError(f"{self.name}: {command!r}: responder port {self.port}: {e}") from e
-
-    def _answer(self, sock, command, timeout):
-        begin, end, error = (f"@@VMI {kind} {command}@@" for kind in ("BEGIN", "END", "ERROR"))
-        deadline = time.time() + timeout
-        buffer, lines, inside = b"", [], False
-        while True:
-            while b"\n" not in buffer:
-                sock.settimeout(max(0.1, deadline - time.time()))
-                try:
-                    chunk = sock.recv(65536)
-                except socket.timeout:
-                    chunk = None
-                if not chunk:
-                    got = f"{len(lines)} lines" if inside else "no answer"
-                    raise LibvirtError(f"{self.name}: {command!r}: {got} within {timeout} s"
-                                       if chunk is None else f"{self.name}: {command!r}: port closed")
-                buffer += chunk
-            raw, buffer = buffer.split(b"\n", 1)
-            line = raw.decode("utf-8", "replace").rstrip("\r")
-            if line == error:
-                raise LibvirtError(f"{self.name}: the guest does not know {command!r}")
-            if line == begin:
-                inside, lines = True, []
-            elif line == end and inside:
-                return lines
-            elif inside:
-                lines.append(line)
+            return guest_port.ask(self.port, command, who=self.name, timeout=timeout)
+        except guest_port.GuestPortError as e:
+            raise LibvirtError(str(e)) from e

@@ -4,11 +4,13 @@ cached test guests under software emulation.
 
 First makes sure libvirtd runs (tests/live/libvirt-env.sh installs and starts
 it); if it cannot, that is a failure, not a skip. Then boots amd64-4level as a
-domain with its RAM in a shared memfd and amd64-5level-kaslr with ordinary
-RAM (and LA57: 5-level paging), and compares with what each guest says about
-itself at that moment, through the responder its /init runs on serial port 1:
+domain with its RAM in a shared memfd, and amd64-5level-kaslr (LA57: 5-level
+paging), amd64-6.12-kaslr (LA57) and amd64-7.2-kaslr with ordinary RAM, and
+compares with what each guest says about itself at that moment, through the
+responder its /init runs on serial port 1:
 - vmi-ps / vmi-lsmod over each --access path (memfd, process, monitor, auto)
-  match the guest's `procs` and `modules`; memfd is refused on the domain
+  match the guest's `procs` (pid, ppid, uid, gid, state, name, as it answers
+  right before and after the walk) and `modules`; memfd is refused on the domain
   without memfd backing; virsh domstate says running afterwards;
 - a domain suspended beforehand stays paused;
 - SIGINT, SIGTERM and SIGHUP in the middle of a walk leave it running;
@@ -27,9 +29,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 from libvirt_guest import LibvirtError, LibvirtGuest, destroy_stale_domains  # noqa: E402
-from live_checks import (check_access_paths, check_paused_stays_paused, check_signals,  # noqa: E402
+from live_checks import (check_access_paths, check_lists, check_paused_stays_paused, check_signals,  # noqa: E402
                          proc_names, processes)
-from testlib import read_guest_env, run_per_guest  # noqa: E402
+from testlib import read_guest_env, run_per_guest, struct_facts  # noqa: E402
 
 ENV_SCRIPT = os.path.join(HERE, "libvirt-env.sh")
 ENV_TIMEOUT = 900  # seconds: the first call installs packages
@@ -71,21 +73,22 @@ def check_domain_boots(results, guest, env, what):
         results.check("does not know" in str(e), f"{what}: the responder refuses an unknown command", str(e))
 
 
-def check_writes(results, tools, guest, base, memfd, what):
-    """vmi-write on the running domain, checked by asking the guest itself."""
-    rows, comm = processes(tools, base)
+def check_writes(results, tools, guest, base, memfd, comm, what):
+    """vmi-write on the running domain, checked by asking the guest itself.
+    `comm`: task_struct.comm's offset, from the kernel's BTF (testlib.struct_facts)."""
+    rows = processes(tools, base)
     sleepers = [row for row in rows if row[1] == "sleep"]
     for access, (pid, _, task) in zip(["memfd", "process"] if memfd else ["process"], sleepers):
         new_name = f"w-{access}"
-        rc, out, err = tools.run("vmi-write", *base, "--access", access, "--va", f"{int(task, 16) + comm:#x}",
-                                 "--string", new_name, "--nul")
+        rc, out, err = tools.run("vmi-write", *base, "--live-write", "--access", access, "--va",
+                                 f"{int(task, 16) + comm:#x}", "--string", new_name, "--nul")
         theirs = proc_names(guest.ask("procs"))
         results.check(rc == 0 and theirs.get(pid) == new_name and guest.running(),
                       f"{what} ({access}): vmi-write renames pid {pid} {new_name!r}; the guest's own list says so",
                       f"guest says {theirs.get(pid)!r}\n{out}{err[-1500:]}")
 
     before = guest.ask("hostname")
-    target = [*base, "--ksym", f"init_uts_ns+{UTS_NODENAME}", "--nul", "--string"]
+    target = [*base, "--live-write", "--ksym", f"init_uts_ns+{UTS_NODENAME}", "--nul", "--string"]
     rc, out, err = tools.run("vmi-write", *target, "vmi-written")
     after = guest.ask("hostname")
     results.check(rc == 0 and after == ["vmi-written"] and guest.running(),
@@ -118,27 +121,55 @@ def check_errors(results, tools, guest_dir, options, what):
         results.check(off.state() == "shut off", f"{what}: the shut-off domain stays shut off", off.state())
 
 
+class BareTools:
+    """The tools run with an empty HOME, XDG_CONFIG_HOME and XDG_CACHE_HOME: no
+    config file, no cached kernel build, nothing but what is on the line."""
+
+    def __init__(self, tools, home):
+        self.tools = tools
+        self.env = {"HOME": home, "XDG_CONFIG_HOME": home, "XDG_CACHE_HOME": os.path.join(home, "cache")}
+
+    def run(self, tool, *args, **kwargs):
+        return self.tools.run(tool, *args, env=self.env, **kwargs)
+
+
+def check_by_name_only(results, tools, guest, scratch, what):
+    """Issue 13's promise on a live domain: `vmi-ps NAME` with no flags and no
+    config: symbols from the guest's own kallsyms tables, types from its BTF, in
+    guest memory; the lists equal the guest's own, once with an empty kernel
+    cache and once with the entry the first run wrote."""
+    home = os.path.join(scratch, "bare-home")
+    os.makedirs(home, exist_ok=True)
+    bare = BareTools(tools, home)
+    err = check_lists(results, bare, guest, [guest.name], f"{what} (nothing but its name, empty caches)")
+    results.check("symbols: the kernel's own kallsyms at" in err and "BTF: from guest memory" in err,
+                  f"{what} (nothing but its name): -v says symbols from kallsyms, BTF from guest memory", err[-3000:])
+    check_lists(results, bare, guest, [guest.name], f"{what} (nothing but its name, kernel cache filled)")
+
+
 def check_live_domain(results, tools, name, guest_dir, scratch):
     env = read_guest_env(guest_dir)
     memfd = name == "amd64-4level"
     what = f"{name} libvirt"
     options = ["--backend", "kvm", "--sysmap", os.path.join(guest_dir, "kallsyms"),
                "--btf", os.path.join(guest_dir, "vmlinuz")]
+    comm = struct_facts(guest_dir, env, scratch)["task_struct.comm"]
     try:
         with LibvirtGuest(guest_dir, memfd=memfd) as guest:
             base = [guest.name, *options]
             check_domain_boots(results, guest, env, what)
             check_access_paths(results, tools, guest, base, memfd, what)
+            check_by_name_only(results, tools, guest, scratch, what)
             results.check(guest.state() == "running", f"{what}: virsh domstate says running after the walks",
                           guest.state())
             check_paused_stays_paused(results, tools, guest, base, what)
             check_signals(results, tools, guest, base, what)
-            check_writes(results, tools, guest, base, memfd, what)
+            check_writes(results, tools, guest, base, memfd, comm, what)
         check_errors(results, tools, guest_dir, options, what)
     except LibvirtError as e:
         results.check(False, f"{what}: the domain runs and its guest answers", str(e))
 
 
 if __name__ == "__main__":
-    sys.exit(run_per_guest(__doc__, ["amd64-4level", "amd64-5level-kaslr"], check_live_domain,
+    sys.exit(run_per_guest(__doc__, ["amd64-4level", "amd64-5level-kaslr", "amd64-6.12-kaslr", "amd64-7.2-kaslr"], check_live_domain,
                            setup=libvirtd_runs))

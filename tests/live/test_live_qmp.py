@@ -3,12 +3,14 @@
 
 Boots the cached test guests' kernels and initramfs again, this time kept
 running: amd64-4level with its RAM in a shared memfd (so every access path
-can be tried), and amd64-5level-kaslr with ordinary anonymous RAM (the memfd
-path must step aside). The guest prints its own process and module lists at
-boot and then changes nothing but kworker descriptions, so the comparison is
-made at a known moment. Checks:
+can be tried), and amd64-5level-kaslr, amd64-6.12-kaslr and amd64-7.2-kaslr
+with ordinary anonymous RAM (the memfd path must step aside). The guest's
+second serial port is a unix socket, behind which its /init answers `procs`
+and `modules` (tests/live/guest_port.py): the tools' lists are compared with
+what the guest says right before and right after each walk. Checks:
 - vmi-ps / vmi-lsmod over each path (memfd, process_vm_readv, monitor, auto)
-  match what the guest printed, and the guest runs afterwards;
+  match what the guest says (pid, ppid, uid, gid, state, name; modules), and
+  the guest runs afterwards;
 - a guest paused beforehand stays paused;
 - SIGINT, SIGTERM and SIGHUP in the middle of a walk leave the guest running;
 - bad --qmp and --access values get one line and exit 2.
@@ -25,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "guests"))
 sys.path.insert(0, HERE)
+import guest_port  # noqa: E402
 from live_checks import check_access_paths, check_paused_stays_paused, check_signals  # noqa: E402
 from qmp import QmpConnection  # noqa: E402
 from testlib import read_guest_env, run_per_guest  # noqa: E402
@@ -39,6 +42,7 @@ class LiveGuest:
     def __init__(self, guest_dir, env, workdir, memfd):
         self.dir = guest_dir
         self.sock = os.path.join(workdir, "qmp.sock")
+        self.port = os.path.join(workdir, "port.sock")
         self.console = os.path.join(workdir, "console.log")
         cpu = env.get("GUEST_QEMU_CPU", "qemu64")
         ram_mb = int(env["GUEST_RAM_BYTES"]) >> 20
@@ -52,7 +56,7 @@ class LiveGuest:
             [qemu, "-accel", "tcg", "-cpu", cpu, "-smp", "1", *memory, "-display", "none", "-no-reboot", "-nodefaults",
              "-kernel", os.path.join(guest_dir, "vmlinuz"), "-initrd", os.path.join(guest_dir, "initrd.gz"),
              "-append", append, "-qmp", f"unix:{self.sock},server=on,wait=off",
-             "-serial", f"file:{self.console}", "-serial", f"file:{os.path.join(workdir, 'ttyS1.log')}"],
+             "-serial", f"file:{self.console}", "-serial", f"unix:{self.port},server=on,wait=off"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + BOOT_TIMEOUT
         while READY not in self.console_text():
@@ -70,16 +74,16 @@ class LiveGuest:
         except FileNotFoundError:
             return ""
 
-    def section(self, name):
-        text = self.console_text().replace("\r", "")
-        body = text.split(f"@@VMI BEGIN {name}@@\n", 1)[1].split(f"@@VMI END {name}@@", 1)[0]
-        return [line for line in body.splitlines() if line.strip()]
+    def ask(self, command):
+        """The guest's answer to `command` on its second serial port, now."""
+        return guest_port.ask(self.port, command, who=os.path.basename(self.dir))
 
     def own_procs(self):
-        return self.section("procs")
+        """Every process as the guest sees it now: PID PPID UID GID STATE COMM."""
+        return self.ask("procs")
 
     def own_modules(self):
-        return self.section("modules")
+        return self.ask("modules")
 
     def qmp(self, command, arguments=None):
         conn = QmpConnection(self.sock, 30)
@@ -140,4 +144,4 @@ def check_live_guest(results, tools, name, guest_dir, scratch):
 
 
 if __name__ == "__main__":
-    sys.exit(run_per_guest(__doc__, ["amd64-4level", "amd64-5level-kaslr"], check_live_guest))
+    sys.exit(run_per_guest(__doc__, ["amd64-4level", "amd64-5level-kaslr", "amd64-6.12-kaslr", "amd64-7.2-kaslr"], check_live_guest))

@@ -2,9 +2,10 @@
 """vmi-read and vmi-ksym against real Linux guests booted under QEMU.
 
 For every guest built by tests/guests/build-guests.sh (amd64 4-level, amd64
-5-level with KASLR, i386 PAE, i386 2-level) and both of its dumps (ELF core
-and raw image), the tools' answers are compared with what the guest itself
-printed: its /proc/version and its /proc/kallsyms.
+5-level with KASLR, i386 PAE, i386 2-level, and the amd64 guests with Linux
+6.12 and 7.2) and both of its dumps (ELF core and raw image), the tools'
+answers are compared with what the guest itself printed: its /proc/version
+and its /proc/kallsyms.
 """
 import json
 import os
@@ -13,9 +14,10 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import run_per_guest, guest_sysmap, read_guest_env, read_kallsyms  # noqa: E402
+from testlib import (guest_symbol, guest_sysmap, kernel_page_tables, read_guest_env, read_kallsyms,  # noqa: E402
+                     run_per_guest)
 
-GUESTS = ["amd64-4level", "amd64-5level-kaslr", "i386-pae", "i386-2level"]
+GUESTS = ["amd64-4level", "amd64-5level-kaslr", "i386-pae", "i386-2level", "amd64-6.12-kaslr", "amd64-7.2-kaslr"]
 
 
 def elf_load_segments(path):
@@ -118,6 +120,17 @@ def check_guest(results, tools, name, guest_dir, scratch):
         results.check(rc == 0 and out.rstrip("\n") == version,
                       f"{what}: the banner through --dtb {env['GUEST_CR3']} (a process's page tables)", out + err)
 
+        # Where the banner lies and in how large a page, as testlib's own page-table
+        # walk finds them: vmi-read -v must say the same.
+        tables = kernel_page_tables(guest_dir, env, kind)
+        found = tables.translate(guest_symbol(guest_dir, env, scratch, "linux_banner"))
+        tables.memory.close()
+        rc, out, err = tools.run("vmi-read", *common, "--ksym", "linux_banner", "--count", "4", "-v")
+        note = found and f"is physical {found[0]:#x} ({found[1] >> 10} KiB page)"
+        results.check(rc == 0 and found and note in err,
+                      f"{what}: vmi-read -v gives the banner's physical address and page size as testlib's "
+                      f"page-table walk finds them ({note})", err[-1500:])
+
         for hole in hole_addresses(image):
             rc, out, err = tools.run("vmi-read", "--image", image, "--pa", f"{hole:#x}")
             results.check(rc == 2 and out == "" and f"{hole:#x}" in err and len(err.splitlines()) == 1,
@@ -125,15 +138,18 @@ def check_guest(results, tools, name, guest_dir, scratch):
                           f"rc={rc} stdout={out[:200]!r} stderr={err!r}")
 
     # The same guest through a config entry (paper Figure 10), with the paging
-    # mode given for the raw image as a user without registers would.
-    config = os.path.join(scratch, f"{name}.conf")
-    with open(config, "w") as f:
-        f.write(f'# written by test_real_guests.py\n{name} {{\n    ostype = "Linux";\n'
-                f'    sysmap = "{sysmap}";\n    pagemode = "{env["GUEST_PAGING"]}";\n'
-                f'    image = "{os.path.join(guest_dir, "memory.raw")}";\n}}\n')
-    rc, out, err = tools.run("vmi-read", "-c", config, name, "--ksym", "linux_banner", "--as", "string")
-    results.check(rc == 0 and out.rstrip("\n") == version and err == "",
-                  f"{name}: vmi-read through a config entry (image, sysmap, pagemode keys)", out + err)
+    # mode given for the raw image as a user without registers would: quoted, and
+    # as a bare word, which for 4level/5level/2level starts with a digit.
+    bare = {"ia32e": "4level", "la57": "5level", "legacy": "2level"}.get(env["GUEST_PAGING"], env["GUEST_PAGING"])
+    for pagemode in (f'"{env["GUEST_PAGING"]}"', bare):
+        config = os.path.join(scratch, f"{name}.conf")
+        with open(config, "w") as f:
+            f.write(f'# written by test_real_guests.py\n{name} {{\n    ostype = "Linux";\n'
+                    f'    sysmap = "{sysmap}";\n    pagemode = {pagemode};\n'
+                    f'    image = "{os.path.join(guest_dir, "memory.raw")}";\n}}\n')
+        rc, out, err = tools.run("vmi-read", "-c", config, name, "--ksym", "linux_banner", "--as", "string")
+        results.check(rc == 0 and out.rstrip("\n") == version and err == "",
+                      f"{name}: vmi-read through a config entry (image, sysmap, pagemode = {pagemode})", out + err)
 
 
 def main():
