@@ -12,7 +12,9 @@
 # System.map and vmlinux are extracted from it, into a temp dir removed on exit.
 set -euo pipefail
 
-STRUCTS=(task_struct mm_struct cred list_head module module_layout module_use signal_struct
+STRUCTS=(task_struct mm_struct cred list_head module module_layout module_use signal_struct idr xarray xa_node
+         rq cfs_rq sched_entity rt_rq rt_prio_array sched_rt_entity kset kobject module_kobject mod_tree_root
+         latch_tree_root mod_tree_node
          pid upid nsproxy pid_namespace kernel_symbol kthread worker)
 # Symbols every profile must have: the tools find the kernel and its page tables by them.
 REQUIRED_SYMBOLS=(linux_banner init_task swapper_pg_dir _stext)

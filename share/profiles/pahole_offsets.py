@@ -36,7 +36,6 @@ FIELDS = [
     ("linux_exit_state", ["task_struct.exit_state"]),  # EXIT_ZOMBIE/EXIT_DEAD; __state says nothing then
     ("linux_flags", ["task_struct.flags"]),
     ("linux_thread_group", ["task_struct.thread_group"]),
-    ("linux_active_mm", ["task_struct.active_mm"]),
     ("linux_mm_arg_start", ["mm_struct.arg_start"]),
     ("linux_mm_arg_end", ["mm_struct.arg_end"]),
     ("linux_module_list", ["module.list"]),
@@ -61,6 +60,43 @@ FIELDS = [
     ("linux_worker_pool", ["worker.pool"]),
     ("linux_worker_current_work", ["worker.current_work"]),
     ("linux_worker_desc", ["worker.desc"]),
+]
+# The cross-view check's fields (vmi-ps --check, vmi-lsmod --check): each view is optional,
+# so a key that does not resolve is left out without failing.
+OPTIONAL_FIELDS = [
+    ("linux_signal", ["task_struct.signal"]),
+    ("linux_signal_thread_head", ["signal_struct.thread_head"]),
+    ("linux_thread_node", ["task_struct.thread_node"]),
+    ("linux_thread_pid", ["task_struct.thread_pid"]),
+    ("linux_pid_links", ["task_struct.pid_links"]),
+    ("linux_pid_tasks", ["pid.tasks"]),
+    ("linux_pid_numbers", ["pid.numbers"]),
+    ("linux_upid_nr", ["upid.nr"]),
+    ("linux_pid_ns_idr_head", ["pid_namespace.idr.idr_rt.xa_head"]),
+    ("linux_xa_node_shift", ["xa_node.shift"]),
+    ("linux_xa_node_slots", ["xa_node.slots"]),
+    ("linux_task_stack", ["task_struct.stack"]),
+    ("linux_children", ["task_struct.children"]),
+    ("linux_sibling", ["task_struct.sibling"]),
+    ("linux_rq_curr", ["rq.curr"]),
+    ("linux_rq_idle", ["rq.idle"]),
+    ("linux_rq_cpu", ["rq.cpu"]),
+    ("linux_rq_cfs_timeline", ["rq.cfs.tasks_timeline"]),
+    ("linux_cfs_rq_timeline", ["cfs_rq.tasks_timeline"]),
+    ("linux_task_se", ["task_struct.se"]),
+    ("linux_se_run_node", ["sched_entity.run_node"]),
+    ("linux_se_my_q", ["sched_entity.my_q"]),
+    ("linux_rq_rt_queue", ["rq.rt.active.queue"]),
+    ("linux_rt_rq_queue", ["rt_rq.active.queue"]),
+    ("linux_task_rt", ["task_struct.rt"]),
+    ("linux_rt_se_run_list", ["sched_rt_entity.run_list"]),
+    ("linux_kset_list", ["kset.list"]),
+    ("linux_module_mkobj", ["module.mkobj"]),
+    ("linux_module_kobject_entry", ["module_kobject.kobj.entry"]),
+    ("linux_module_kobject_mod", ["module_kobject.mod"]),
+    ("linux_mod_tree_trees", ["mod_tree_root.root.tree"]),
+    ("linux_mod_tree_node_node", ["mod_tree_node.node"]),
+    ("linux_mod_tree_node_mod", ["mod_tree_node.mod"]),
 ]
 CONSTANTS = [("linux_name_len", 16), ("linux_worker_desc_len", 24)]  # TASK_COMM_LEN, WORKER_DESC_LEN
 
@@ -161,6 +197,12 @@ def main(argv):
                 break
         else:
             missing.append(key)
+    for key, paths in OPTIONAL_FIELDS:
+        for path in paths:
+            off = resolve(structs, path)
+            if off is not None:
+                out.append("%s = %#x;" % (key, off))
+                break
     for key, value in CONSTANTS:
         out.append("%s = %d;" % (key, value))
     print("\n".join(out))
