@@ -15,10 +15,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export VMI_CACHE_DIR=/tmp/vmi-cache
 
 step() {
-    name=$1
+    step_name=$1
     shift
-    "$@" > "$O/$name.out" 2> "$O/$name.err"
-    echo $? > "$O/$name.rc"
+    "$@" > "$O/$step_name.out" 2> "$O/$step_name.err"
+    echo $? > "$O/$step_name.rc"
 }
 state() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'; }
 elapsed() { read -r up _ < /proc/uptime; echo "${up%.*}"; }
