@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -272,6 +273,27 @@ TEST_CASE("bad BTF files: one clear error, no crash")
         Bytes cut(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(keep));
         CHECK(load_error(cut, "btf").find("'btf': raw BTF is not valid BTF (") == 0);
     }
+    // A type section that is not 4-byte aligned (the kernel refuses it; libbpf 1.1
+    // would hand out misaligned btf_type pointers): two zero bytes more in the
+    // header, or in front of the types, with the header's lengths and offsets
+    // moved to match, so that nothing else about the file is wrong.
+    auto add = [](Bytes& b, std::size_t at, std::uint32_t more) {
+        std::uint32_t value = 0;
+        std::memcpy(&value, b.data() + at, sizeof value);
+        value += more;
+        std::memcpy(b.data() + at, &value, sizeof value);
+    };
+    Bytes long_header = raw;
+    long_header.insert(long_header.begin() + 24, 2, 0);
+    add(long_header, 4, 2); // hdr_len
+    CHECK(load_error(long_header, "btf") ==
+          "'btf': raw BTF is not valid BTF (its type section at header length 26 + offset 0 is not 4-byte aligned)");
+    Bytes moved_types = raw;
+    moved_types.insert(moved_types.begin() + 24, 2, 0);
+    add(moved_types, 8, 2);  // type_off
+    add(moved_types, 16, 2); // str_off
+    CHECK(load_error(moved_types, "btf") ==
+          "'btf': raw BTF is not valid BTF (its type section at header length 24 + offset 2 is not 4-byte aligned)");
     // Every single-byte corruption of the type section either parses (libbpf
     // validates what matters) or is refused; lookups on what parses stay safe.
     for (std::size_t at = 24; at < raw.size(); at += 3) {

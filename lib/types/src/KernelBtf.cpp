@@ -47,9 +47,32 @@ std::span<const std::uint8_t> btf_section(std::span<const std::uint8_t> elf, con
     return *section;
 }
 
+// A 32-bit field of the BTF header at `offset`, in the byte order its magic says.
+std::uint32_t header_word(std::span<const std::uint8_t> data, std::size_t offset)
+{
+    std::uint32_t word = 0;
+    std::memcpy(&word, data.data() + offset, sizeof word);
+    return data[0] == 0x9f ? word : __builtin_bswap32(word);
+}
+
+// The kernel refuses BTF whose type section is not 4-byte aligned (btf_check_sec_info);
+// libbpf 1.1 does not check the header's length, and its inline accessors would then read
+// every type through a misaligned pointer.
+void check_btf_alignment(std::span<const std::uint8_t> data, const std::string& origin, std::string_view what)
+{
+    // struct btf_header: magic (2 bytes), version, flags, then hdr_len at 4 and type_off at 8.
+    constexpr std::size_t HDR_LEN_AT = 4, TYPE_OFF_AT = 8;
+    if (data.size() < TYPE_OFF_AT + 4 || !is_raw_btf(data)) return; // libbpf names these
+    std::uint32_t hdr_len = header_word(data, HDR_LEN_AT), type_off = header_word(data, TYPE_OFF_AT);
+    if (hdr_len % 4 != 0 || type_off % 4 != 0)
+        fail("'{}': {} is not valid BTF (its type section at header length {} + offset {} is not 4-byte aligned)",
+             origin, what, hdr_len, type_off);
+}
+
 struct btf* parse_btf(std::span<const std::uint8_t> data, const std::string& origin, std::string_view what)
 {
     if (data.size() > std::numeric_limits<std::uint32_t>::max()) fail("'{}': {} is larger than 4 GiB", origin, what);
+    check_btf_alignment(data, origin, what);
     LibbpfMessages messages;
     errno = 0;
     // btf__new copies the bytes, so `data` need not outlive it.
