@@ -4,17 +4,10 @@
 #include <elf.h>
 
 #include "vmi/base/Error.hpp"
+#include "vmi/base/UnalignedLoad.hpp"
 
 namespace vmi {
 namespace {
-
-template <typename T>
-T load(std::span<const std::uint8_t> bytes, std::uint64_t offset)
-{
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof(T));
-    return value;
-}
 
 bool fits(std::span<const std::uint8_t> bytes, std::uint64_t offset, std::uint64_t size)
 {
@@ -38,8 +31,8 @@ ElfFile::ElfFile(std::span<const std::uint8_t> bytes, std::string origin) : byte
         phentsize_ = h.e_phentsize, shoff_ = h.e_shoff, shnum_ = h.e_shnum, shentsize_ = h.e_shentsize;
         shstrndx_ = h.e_shstrndx;
     };
-    if (is64_) take(load<Elf64_Ehdr>(bytes, 0));
-    else take(load<Elf32_Ehdr>(bytes, 0));
+    if (is64_) take(load_unaligned<Elf64_Ehdr>(bytes.data()));
+    else take(load_unaligned<Elf32_Ehdr>(bytes.data()));
 }
 
 ElfFile::SectionHeader ElfFile::section_header(std::uint64_t index) const
@@ -52,7 +45,8 @@ ElfFile::SectionHeader ElfFile::section_header(std::uint64_t index) const
     auto take = [](const auto& s) {
         return SectionHeader{s.sh_name, s.sh_type, s.sh_offset, s.sh_size, s.sh_link, s.sh_info};
     };
-    return is64_ ? take(load<Elf64_Shdr>(bytes_, at)) : take(load<Elf32_Shdr>(bytes_, at));
+    return is64_ ? take(load_unaligned<Elf64_Shdr>(bytes_.data() + at))
+                 : take(load_unaligned<Elf32_Shdr>(bytes_.data() + at));
 }
 
 std::uint64_t ElfFile::program_header_count() const
@@ -74,10 +68,10 @@ std::uint64_t ElfFile::program_header_count() const
 ElfFile::ProgramHeader ElfFile::program_header(std::uint64_t index) const
 {
     if (is64_) {
-        auto p = load<Elf64_Phdr>(bytes_, phoff_ + index * sizeof(Elf64_Phdr));
+        auto p = load_unaligned<Elf64_Phdr>(bytes_.data() + phoff_ + index * sizeof(Elf64_Phdr));
         return {p.p_type, p.p_offset, p.p_paddr, p.p_vaddr, p.p_filesz};
     }
-    auto p = load<Elf32_Phdr>(bytes_, phoff_ + index * sizeof(Elf32_Phdr));
+    auto p = load_unaligned<Elf32_Phdr>(bytes_.data() + phoff_ + index * sizeof(Elf32_Phdr));
     return {p.p_type, p.p_offset, p.p_paddr, p.p_vaddr, p.p_filesz};
 }
 
@@ -113,9 +107,9 @@ void ElfFile::for_each_note(
     auto align4 = [](std::uint64_t n) { return (n + 3) & ~std::uint64_t{3}; };
     std::uint64_t at = 0;
     while (notes.size() - at >= 12) {
-        auto namesz = load<std::uint32_t>(notes, at);
-        auto descsz = load<std::uint32_t>(notes, at + 4);
-        auto type = load<std::uint32_t>(notes, at + 8);
+        auto namesz = load_unaligned<std::uint32_t>(notes.data() + at);
+        auto descsz = load_unaligned<std::uint32_t>(notes.data() + at + 4);
+        auto type = load_unaligned<std::uint32_t>(notes.data() + at + 8);
         std::uint64_t name_at = at + 12;
         std::uint64_t desc_at = name_at + align4(namesz);
         std::uint64_t next = desc_at + align4(descsz);

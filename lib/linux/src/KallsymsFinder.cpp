@@ -24,6 +24,7 @@
 #include "KallsymsFormat.hpp"
 #include "KallsymsTables.hpp"
 #include "vmi/base/Error.hpp"
+#include "vmi/base/UnalignedLoad.hpp"
 #include "vmi/linux/Kallsyms.hpp"
 
 namespace vmi {
@@ -210,7 +211,7 @@ std::optional<NamesFound> names_at(std::span<const std::uint8_t> bytes, std::uin
 {
     std::uint64_t token_pa = tokens.table_pa;
     const std::uint8_t* at = bytes.data() + (pa - base);
-    std::uint32_t count = load_u32(at);
+    auto count = load_unaligned<std::uint32_t>(at);
     if (count == 0 || count > MAX_SYMBOLS || pa % alignment || token_pa % alignment) return std::nullopt;
     std::uint64_t names_pa = pa + alignment;
     if (names_pa > token_pa || !all_zero(at + 4, at + alignment)) return std::nullopt;
@@ -222,11 +223,11 @@ std::optional<NamesFound> names_at(std::span<const std::uint8_t> bytes, std::uin
         std::uint64_t markers_pa = token_pa - tail;
         std::span<const std::uint8_t> marker_bytes = bytes.subspan(markers_pa - base, 4 * std::size_t{markers});
         std::uint64_t names_room = markers_pa - names_pa;
-        bool increasing = load_u32(marker_bytes.data()) == 0;
+        bool increasing = load_unaligned<std::uint32_t>(marker_bytes.data()) == 0;
         for (std::uint32_t k = 1; increasing && k < markers; ++k)
-            increasing =
-                load_u32(&marker_bytes[std::size_t{4} * k]) > load_u32(&marker_bytes[std::size_t{4} * (k - 1)]) &&
-                load_u32(&marker_bytes[std::size_t{4} * k]) < names_room;
+            increasing = load_unaligned<std::uint32_t>(&marker_bytes[std::size_t{4} * k]) >
+                             load_unaligned<std::uint32_t>(&marker_bytes[std::size_t{4} * (k - 1)]) &&
+                         load_unaligned<std::uint32_t>(&marker_bytes[std::size_t{4} * k]) < names_room;
         if (!increasing) continue;
         std::span<const std::uint8_t> names = bytes.subspan(names_pa - base, names_room);
         std::optional<std::size_t> size = walk_names(names, count, marker_bytes, tokens.tokens);
@@ -321,7 +322,7 @@ std::optional<KallsymsLocation> try_guess(MemorySource& memory, const PhysicalRa
     if (guess.relative_base_pa) {
         std::vector<std::uint8_t> base = read_clipped(memory, range, *guess.relative_base_pa, guess.pointer_size);
         if (base.size() < guess.pointer_size) return std::nullopt;
-        relative_base = load_pointer(base.data(), guess.pointer_size);
+        relative_base = load_guest_word(base.data(), guess.pointer_size);
     }
     if (!AddressDecoder(guess.encoding, guess.entry_size, guess.pointer_size, relative_base, raw).valid())
         return std::nullopt;
@@ -381,7 +382,7 @@ std::optional<std::uint64_t> read_pointer(MemorySource& memory, std::uint64_t pa
     if (!memory.is_ram(pa, size)) return std::nullopt;
     std::uint8_t bytes[8] = {};
     memory.read(pa, {bytes, size});
-    return load_pointer(bytes, size);
+    return load_guest_word(bytes, size);
 }
 
 // Place-relative tables: symbol i lies at PA table + place_offset(i); a word

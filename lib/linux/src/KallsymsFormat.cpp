@@ -1,8 +1,9 @@
 #include "KallsymsFormat.hpp"
 
-#include <cstring>
 #include <limits>
 #include <vector>
+
+#include "vmi/base/UnalignedLoad.hpp"
 
 namespace vmi::kallsyms_detail {
 
@@ -11,21 +12,6 @@ std::uint32_t markers_for(std::uint32_t count) { return (count + 255) / 256; }
 std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment)
 {
     return (value + alignment - 1) / alignment * alignment;
-}
-
-std::uint32_t load_u32(const std::uint8_t* bytes)
-{
-    std::uint32_t value = 0;
-    std::memcpy(&value, bytes, sizeof value); // x86 guests are little-endian, as is the host
-    return value;
-}
-
-std::uint64_t load_pointer(const std::uint8_t* bytes, unsigned size)
-{
-    if (size == 4) return load_u32(bytes);
-    std::uint64_t value = 0;
-    std::memcpy(&value, bytes, sizeof value);
-    return value;
 }
 
 std::optional<TokenTable> TokenTable::parse(std::span<const std::uint8_t> table, std::span<const std::uint8_t> index)
@@ -92,7 +78,8 @@ std::optional<std::size_t> walk_names(std::span<const std::uint8_t> names, std::
     if (markers.size() < 4 * std::size_t{markers_for(count)}) return std::nullopt;
     std::size_t offset = 0;
     for (std::uint32_t i = 0; i < count; ++i) {
-        if ((i & 0xff) == 0 && load_u32(markers.data() + std::size_t{4} * (i >> 8)) != offset) return std::nullopt;
+        if ((i & 0xff) == 0 && load_unaligned<std::uint32_t>(markers.data() + std::size_t{4} * (i >> 8)) != offset)
+            return std::nullopt;
         std::optional<NameRecord> record = read_name(names, offset);
         if (!record || !expanded_length(tokens, names.subspan(record->codes, record->length))) return std::nullopt;
         offset = record->next;
@@ -112,7 +99,7 @@ AddressDecoder::AddressDecoder(KallsymsEncoding encoding, unsigned entry_size, u
 
 std::int32_t AddressDecoder::entry32(std::uint32_t index) const
 {
-    return static_cast<std::int32_t>(load_u32(raw_.data() + std::size_t{4} * index));
+    return static_cast<std::int32_t>(load_unaligned<std::uint32_t>(raw_.data() + std::size_t{4} * index));
 }
 
 bool AddressDecoder::absolute(std::uint32_t index) const
@@ -128,7 +115,8 @@ std::int64_t AddressDecoder::place_offset(std::uint32_t index) const
 std::uint64_t AddressDecoder::address(std::uint32_t index) const
 {
     switch (encoding_) {
-    case KallsymsEncoding::Absolute: return load_pointer(raw_.data() + std::size_t{entry_size_} * index, entry_size_);
+    case KallsymsEncoding::Absolute:
+        return load_guest_word(raw_.data() + std::size_t{entry_size_} * index, entry_size_);
     case KallsymsEncoding::Relative: return (relative_base_ + static_cast<std::uint32_t>(entry32(index))) & mask();
     case KallsymsEncoding::AbsolutePercpu: {
         std::int32_t value = entry32(index);

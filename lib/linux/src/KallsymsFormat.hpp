@@ -26,8 +26,6 @@ constexpr std::size_t SEQ_BYTES = 3;
 
 std::uint32_t markers_for(std::uint32_t count);
 std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment);
-std::uint32_t load_u32(const std::uint8_t* bytes);
-std::uint64_t load_pointer(const std::uint8_t* bytes, unsigned size);
 
 // kallsyms_token_table and kallsyms_token_index.
 class TokenTable {

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "vmi/base/Error.hpp"
+#include "vmi/base/UnalignedLoad.hpp"
 
 namespace vmi::kallsyms_detail {
 namespace {
@@ -46,7 +47,7 @@ KallsymsTables::KallsymsTables(MemorySource& memory, const KallsymsLocation& loc
     std::uint64_t relative_base = loc.relative_base;
     if (loc.relative_base_pa) {
         std::vector<std::uint8_t> base = read_table(memory, *loc.relative_base_pa, loc.pointer_size, "relative base");
-        relative_base = load_pointer(base.data(), loc.pointer_size);
+        relative_base = load_guest_word(base.data(), loc.pointer_size);
         if (relative_base != loc.relative_base) fail("kallsyms: the relative base changed");
     }
     decoder_ = AddressDecoder(loc.encoding, loc.address_size, loc.pointer_size, relative_base, address_bytes_);
@@ -74,7 +75,7 @@ std::span<const std::uint8_t> KallsymsTables::codes(const NameRecord& record) co
 
 std::size_t KallsymsTables::name_offset(std::uint32_t index) const
 {
-    std::size_t offset = load_u32(markers_.data() + 4 * std::size_t{index >> 8});
+    std::size_t offset = load_unaligned<std::uint32_t>(markers_.data() + 4 * std::size_t{index >> 8});
     for (std::uint32_t i = index & ~0xffU; i < index; ++i) offset = record(offset).next;
     return offset;
 }

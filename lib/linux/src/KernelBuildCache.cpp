@@ -14,6 +14,7 @@
 
 #include "KallsymsFormat.hpp"
 #include "vmi/base/Error.hpp"
+#include "vmi/base/UnalignedLoad.hpp"
 
 namespace vmi {
 namespace {
@@ -173,7 +174,7 @@ bool holds_tables(MemorySource& memory, const KallsymsLocation& l)
         return false;
     std::uint8_t count_bytes[4];
     memory.read(l.num_syms_pa, count_bytes);
-    if (load_u32(count_bytes) != l.count) return false;
+    if (load_unaligned<std::uint32_t>(count_bytes) != l.count) return false;
     std::vector<std::uint8_t> table(l.token_table_size), index(TOKEN_INDEX_BYTES);
     memory.read(l.token_table_pa, table);
     memory.read(l.token_index_pa, index);
@@ -183,7 +184,7 @@ bool holds_tables(MemorySource& memory, const KallsymsLocation& l)
         if (!memory.is_ram(*l.relative_base_pa, l.pointer_size)) return false;
         std::uint8_t base[8] = {};
         memory.read(*l.relative_base_pa, {base, l.pointer_size});
-        if (load_pointer(base, l.pointer_size) != l.relative_base) return false;
+        if (load_guest_word(base, l.pointer_size) != l.relative_base) return false;
     }
     return true;
 }

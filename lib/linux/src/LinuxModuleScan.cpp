@@ -1,10 +1,10 @@
 // The module scan view (LinuxModuleViews.hpp, module_scan_view).
 #include <algorithm>
-#include <cstring>
 
 #include <fmt/ranges.h>
 
 #include "vmi/base/Error.hpp"
+#include "vmi/base/UnalignedLoad.hpp"
 #include "vmi/linux/KernelListWalk.hpp"
 #include "vmi/linux/LinuxModuleViews.hpp"
 
@@ -62,16 +62,11 @@ ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std
         }
         for (std::uint64_t at = 0; at < PAGE && at + span <= have; at += 8) {
             const std::uint8_t* object = bytes.data() + at;
-            std::uint32_t module_state = 0;
-            std::memcpy(&module_state, object + state, 4);
-            if (module_state > MAX_MODULE_STATE) continue;
-            std::uint64_t pointer = 0;
-            std::memcpy(&pointer, object + back, word);
-            if (pointer != page + at) continue; // mkobj.mod points back
+            if (load_unaligned<std::uint32_t>(object + state) > MAX_MODULE_STATE) continue;
+            if (load_guest_word(object + back, static_cast<unsigned>(word)) != page + at)
+                continue; // mkobj.mod points back
             if (!printable_name(object + name, name_length)) continue;
-            std::uint64_t next = 0;
-            std::memcpy(&next, object + list, word);
-            if (!is_kernel_address(kernel, next)) continue;
+            if (!is_kernel_address(kernel, load_guest_word(object + list, static_cast<unsigned>(word)))) continue;
             if (view.modules.size() >= max_modules) return view;
             view.modules.insert(page + at);
         }

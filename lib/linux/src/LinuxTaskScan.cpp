@@ -1,10 +1,10 @@
 // The memory scan view (LinuxTaskViews.hpp, task_scan_view).
 #include <algorithm>
-#include <cstring>
 
 #include <fmt/ranges.h>
 
 #include "vmi/base/Error.hpp"
+#include "vmi/base/UnalignedLoad.hpp"
 #include "vmi/linux/KernelListWalk.hpp"
 #include "vmi/linux/LinuxTaskViews.hpp"
 
@@ -55,21 +55,12 @@ public:
 private:
     std::uint64_t pointer_at(const std::uint8_t* object, std::uint64_t offset) const
     {
-        if (word_ == 4) {
-            std::uint32_t value = 0;
-            std::memcpy(&value, object + offset, 4);
-            return value;
-        }
-        std::uint64_t value = 0;
-        std::memcpy(&value, object + offset, 8);
-        return value;
+        return load_guest_word(object + offset, word_);
     }
 
     static std::int32_t int_at(const std::uint8_t* object, std::uint64_t offset)
     {
-        std::int32_t value = 0;
-        std::memcpy(&value, object + offset, 4);
-        return value;
+        return load_unaligned<std::int32_t>(object + offset);
     }
 
     // The cheap filter, on the bytes already read.

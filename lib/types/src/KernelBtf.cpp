@@ -12,6 +12,7 @@
 #include "vmi/base/ElfFile.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/base/MappedFile.hpp"
+#include "vmi/base/UnalignedLoad.hpp"
 #include "vmi/types/BtfCache.hpp"
 #include "vmi/types/KernelImage.hpp"
 
@@ -50,8 +51,7 @@ std::span<const std::uint8_t> btf_section(std::span<const std::uint8_t> elf, con
 // A 32-bit field of the BTF header at `offset`, in the byte order its magic says.
 std::uint32_t header_word(std::span<const std::uint8_t> data, std::size_t offset)
 {
-    std::uint32_t word = 0;
-    std::memcpy(&word, data.data() + offset, sizeof word);
+    auto word = load_unaligned<std::uint32_t>(data.data() + offset);
     return data[0] == 0x9f ? word : __builtin_bswap32(word);
 }
 

@@ -1,11 +1,11 @@
 #include "dump/ElfCoreImage.hpp"
 
-#include <cstring>
 #include <elf.h>
 
 #include "dump/ImageMemory.hpp"
 #include "vmi/base/ElfFile.hpp"
 #include "vmi/base/Error.hpp"
+#include "vmi/base/UnalignedLoad.hpp"
 
 namespace vmi {
 namespace {
@@ -22,9 +22,7 @@ std::optional<CpuRegisters> find_qemu_cpu_state(std::span<const std::uint8_t> no
     ElfFile::for_each_note(notes, [&](std::string_view name, std::uint32_t, std::span<const std::uint8_t> desc) {
         if (found || name != "QEMU" || desc.size() < QEMU_CPUSTATE_MIN_SIZE) return;
         auto cr = [&](std::size_t n) {
-            std::uint64_t value;
-            std::memcpy(&value, desc.data() + QEMU_CPUSTATE_CR_OFFSET + 8 * n, sizeof value);
-            return value;
+            return load_unaligned<std::uint64_t>(desc.data() + QEMU_CPUSTATE_CR_OFFSET + 8 * n);
         };
         CpuRegisters regs;
         regs.cr0 = cr(0);
