@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang++ in a build directory of their own
-# and runs each on its corpus, one at a time, niced. Fails if any target
+# and runs each on its corpus, niced, one at a time unless --jobs says otherwise. Fails if any target
 # crashes, leaks, times out on an input or runs out of memory.
 #
-# Usage: tests/fuzz/run.sh [--build-dir DIR] [--time SECONDS] [--runs N] [--merge] [TARGET...]
+# Usage: tests/fuzz/run.sh [--build-dir DIR] [--time SECONDS] [--runs N] [--jobs N] [--merge] [TARGET...]
 #   --build-dir DIR  where to configure and build (default: build-fuzz in the source tree)
 #   --time SECONDS   how long each target runs (default 60)
+#   --jobs N         run up to N targets at the same time (default 1); each is one process
 #   --runs N         stop a target after N executions, if that comes first (-runs=N)
 #   --merge          afterwards, minimize the committed corpus plus what the run found
 #                    (-merge=1) back into tests/fuzz/corpus/TARGET
@@ -21,6 +22,7 @@ fuzz_dir=$src/tests/fuzz
 build=$src/build-fuzz
 seconds=60
 runs=
+jobs=1
 merge=0
 targets=()
 while [ $# -gt 0 ]; do
@@ -28,12 +30,14 @@ while [ $# -gt 0 ]; do
         --build-dir) build=$2; shift 2 ;;
         --time) seconds=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
+        --jobs) jobs=$2; shift 2 ;;
         --merge) merge=1; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "fuzz/run.sh: unknown option '$1'" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
 done
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "fuzz/run.sh: --jobs wants a positive number, not '$jobs'" >&2; exit 2; }
 all=(config elf_core symbol_table btf decompress qemu_monitor page_walker linux_lists)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
@@ -68,10 +72,11 @@ echo "fuzz/run.sh: built in $((SECONDS - started)) s"
 # Leaks and undefined behaviour are failures too; a crash report names its input.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-failed=()
-for target in "${targets[@]}"; do
+# One target's run (and merge); its one-line summary goes to logs/TARGET.summary and a
+# failure leaves logs/TARGET.failed.
+run_target() {
+    local target=$1 binary corpus artifacts log options inputs t0 status execs speed cov merged
     binary=$build/tests/fuzz/fuzz_$target
-    [ -x "$binary" ] || { echo "fuzz/run.sh: no target '$target'" >&2; exit 2; }
     corpus=$build/corpus/$target
     artifacts=$build/artifacts/$target
     log=$build/logs/$target.log
@@ -90,14 +95,15 @@ for target in "${targets[@]}"; do
         status=ok
     else
         status=FAILED
-        failed+=("$target")
     fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
     cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1)
+    # The summary goes to a file, printed in target order once every run has ended.
     printf 'fuzz/run.sh: %-13s %-6s %5d s  %10s execs  %6s exec/s  %s\n' "$target" "$status" $((SECONDS - t0)) \
-        "${execs:-?}" "${speed:-?}" "${cov:-}"
+        "${execs:-?}" "${speed:-?}" "${cov:-}" >"$build/logs/$target.summary"
     if [ $status = FAILED ]; then
+        touch "$build/logs/$target.failed"
         grep -E 'ERROR|SUMMARY|invariant violated|error message is not one line|Test unit written' "$log" | head -n 8 >&2
         echo "fuzz/run.sh: $target failed; log: $log; reproduce: $binary ARTIFACT" >&2
     fi
@@ -110,6 +116,32 @@ for target in "${targets[@]}"; do
         echo "fuzz/run.sh: $target corpus minimized: $(find "$merged" -type f | wc -l) files," \
             "$(du -sk "$merged" | cut -f1) KiB"
     fi
+}
+
+for target in "${targets[@]}"; do
+    [ -x "$build/tests/fuzz/fuzz_$target" ] || { echo "fuzz/run.sh: no target '$target'" >&2; exit 2; }
+    rm -f "$build/logs/$target.summary" "$build/logs/$target.failed"
+done
+running=0
+for target in "${targets[@]}"; do
+    # Up to --jobs targets at once: the next one starts when one ends.
+    if [ $running -ge "$jobs" ]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
+    run_target "$target" &
+    running=$((running + 1))
+done
+wait
+failed=()
+for target in "${targets[@]}"; do
+    if [ -f "$build/logs/$target.summary" ]; then
+        cat "$build/logs/$target.summary"
+    else
+        echo "fuzz/run.sh: $target ended without a summary" >&2
+        failed+=("$target")
+    fi
+    [ ! -f "$build/logs/$target.failed" ] || failed+=("$target")
 done
 echo "fuzz/run.sh: ${#targets[@]} targets in $((SECONDS - started)) s (build included)"
 if [ ${#failed[@]} -gt 0 ]; then
