@@ -92,7 +92,6 @@ def check_ordinary(results, tools, name, guest_dir, common, env):
     missing = sorted(procs - set(leaders))
     results.check(not missing, f"{name}: --all lists every process of the guest's procs.txt ({len(procs)})",
                   f"missing {missing}")
-    runqueue = env["GUEST_ARCH"] == "x86_64"
     not_everywhere = [(pid, [v for v in KERNEL_VIEWS if leaders[pid][v] is not True]) for pid in sorted(procs)
                       if pid in leaders and any(leaders[pid][v] is not True for v in KERNEL_VIEWS)]
     results.check(not not_everywhere, f"{name}: every process of procs.txt is in {', '.join(KERNEL_VIEWS)}",
@@ -100,17 +99,12 @@ def check_ordinary(results, tools, name, guest_dir, common, env):
     idle = [r for r in rows if r["pid"] == 0]
     results.check(len(idle) >= 1 and all(not r["hidden"] for r in idle) and idle[0]["name"] == "swapper/0",
                   f"{name}: the idle task swapper/0 is listed and not flagged", str(idle))
-    if runqueue:
-        results.check(all(r["runqueue"] is True for r in idle),
-                      f"{name}: the idle task is on the runqueue view", str(idle))
-        spinners = int(env.get("GUEST_SPINNERS") or 0)
-        running = [r for r in rows if r["runqueue"] is True and r["pid"] > 0]
-        results.check(len(running) >= spinners,
-                      f"{name}: the runqueues hold at least the guest's {spinners} busy processes",
-                      str([(r["pid"], r["name"]) for r in running]))
-    else:
-        results.check(all(r["runqueue"] is None for r in rows),
-                      f"{name}: without the profile's runqueue offsets the runqueue view is unavailable (null)")
+    # Every guest has the runqueue offsets: from its BTF (amd64) or its profile (i386).
+    results.check(all(r["runqueue"] is True for r in idle), f"{name}: the idle task is on the runqueue view", str(idle))
+    spinners = int(env.get("GUEST_SPINNERS") or 0)
+    running = [r for r in rows if r["runqueue"] is True and r["pid"] > 0]
+    results.check(len(running) >= spinners,
+                  f"{name}: the runqueues hold at least the guest's {spinners} busy processes", str([(r["pid"], r["name"]) for r in running]))
     threaded = env.get("GUEST_THREADED_PID")
     if threaded:
         threads = [r for r in rows if r["pid"] == int(threaded)]
@@ -126,7 +120,7 @@ def check_ordinary(results, tools, name, guest_dir, common, env):
     rc, rows, err, _ = run_json(tools, "vmi-lsmod", [*common, "--check", "--all"])
     want = sorted(line.split()[0] for line in open(os.path.join(guest_dir, "modules.txt")) if line.strip())
     got = sorted(r["name"] for r in rows) if isinstance(rows, list) else None
-    views = ["modules", "sysfs", "mod_tree", "scan"] if env["GUEST_ARCH"] == "x86_64" else ["modules"]
+    views = ["modules", "sysfs", "mod_tree", "scan"]
     results.check(rc == 0 and got == want and all(r[v] is True for r in rows for v in views),
                   f"{name}: vmi-lsmod --check --all: the guest's /proc/modules ({', '.join(want)}), each in "
                   f"{', '.join(views)}", f"rc={rc} got {got} rows={rows} {err[-1000:]}")

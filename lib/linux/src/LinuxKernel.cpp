@@ -571,11 +571,7 @@ ModuleCrossView LinuxKernel::check_modules(std::size_t max_modules)
     views.push_back(std::move(list_view));
     views.push_back(module_sysfs_view(kernel, layout(), address_of("module_kset"), max_modules));
     views.push_back(module_tree_view(kernel, layout(), address_of("mod_tree"), max_modules));
-    // x86-64's module area, MODULES_VADDR to MODULES_END (the same in 4- and
-    // 5-level paging); i386 loads modules into the vmalloc area: no scan.
-    if (pointer_size(kernel.mode()) == 8)
-        views.push_back(module_scan_view(kernel, layout(), 0xffffffffc0000000ULL, 0xffffffffff000000ULL, max_modules));
-    else views.push_back({"scan", "a scan of the module area", false, "i386 has no module area of its own", {}, {}});
+    views.push_back(module_area_scan_view(kernel, layout(), address_of("high_memory"), max_modules));
     for (const ModuleView& view : views) {
         if (view.available) diag::note("view {}: {} modules", view.id, view.modules.size());
         else diag::note("view {} unavailable: {}", view.id, view.unavailable);

@@ -52,9 +52,13 @@ ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std
     for (std::uint64_t page = start; page < end; page += PAGE) {
         if (!kernel.try_translate(page).ok) continue;
         bytes.assign(PAGE + span, 0);
-        std::uint64_t have = PAGE;
         try {
             kernel.read(page, {bytes.data(), PAGE});
+        } catch (const Error&) {
+            continue; // mapped to no guest RAM (i386's fixmap maps device memory)
+        }
+        std::uint64_t have = PAGE;
+        try {
             kernel.read(page + PAGE, {bytes.data() + PAGE, span});
             have += span;
         } catch (const Error&) {
@@ -72,6 +76,35 @@ ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std
         }
     }
     return view;
+}
+
+ModuleView module_area_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t high_memory,
+                                 std::size_t max_modules)
+{
+    if (pointer_size(kernel.mode()) == 8)
+        return module_scan_view(kernel, layout, 0xffffffffc0000000ULL, 0xffffffffff000000ULL, max_modules);
+    constexpr std::uint64_t VMALLOC_OFFSET = 8ULL << 20;
+    constexpr std::uint64_t FIXADDR_TOP = 0xfffff000ULL;
+    constexpr std::uint64_t LOWEST_SPLIT = 0x40000000ULL; // CONFIG_VMSPLIT_1G, the lowest PAGE_OFFSET
+    ModuleView none{"scan", "a scan of the module area", false, {}, {}, {}};
+    if (high_memory == 0) {
+        none.unavailable = "no symbol high_memory, where i386's vmalloc area (its modules') starts";
+        return none;
+    }
+    std::uint64_t direct_map_end = 0;
+    try {
+        direct_map_end = kernel.read_pointer(high_memory);
+    } catch (const Error& e) {
+        none.unavailable = fmt::format("high_memory at {:#x} is unreadable: {}", high_memory, e.what());
+        return none;
+    }
+    const std::uint64_t start = (direct_map_end + VMALLOC_OFFSET) & ~(VMALLOC_OFFSET - 1);
+    if (direct_map_end <= LOWEST_SPLIT || start >= FIXADDR_TOP) {
+        none.unavailable =
+            fmt::format("high_memory at {:#x} holds {:#x}, not the end of a direct map", high_memory, direct_map_end);
+        return none;
+    }
+    return module_scan_view(kernel, layout, start, FIXADDR_TOP, max_modules);
 }
 
 } // namespace vmi

@@ -37,13 +37,21 @@ ModuleView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, st
 ModuleView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t mod_tree,
                             std::size_t max_modules);
 
-// A scan of the module area [start, end) (x86-64: MODULES_VADDR to
-// MODULES_END) for struct modules: every mapped page, every 8-byte-aligned
+// A scan of [start, end) for struct modules: every mapped page, every 8-byte-aligned
 // place whose list pointers are kernel addresses, whose state is a module
 // state and whose name is printable is a candidate; it counts only if its
 // embedded module_kobject points back at it (mkobj.mod), which the kernel
 // sets when it loads the module and a deleted kobject keeps.
 ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t start, std::uint64_t end,
                             std::size_t max_modules);
+
+// module_scan_view over the area the kernel loads modules into. x86-64: its module
+// area, MODULES_VADDR to MODULES_END (the same in 4- and 5-level paging). i386: the
+// vmalloc area, from VMALLOC_START (the end of the direct map, read from the pointer
+// at `high_memory`, the symbol's address, rounded up past an 8 MiB guard) to
+// FIXADDR_TOP; the few pages the kmap and fixmap areas at its top map are scanned too.
+// Unavailable, saying why, on i386 without high_memory or when it holds no kernel address.
+ModuleView module_area_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t high_memory,
+                                 std::size_t max_modules);
 
 } // namespace vmi
