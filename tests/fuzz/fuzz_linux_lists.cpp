@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "FuzzMemory.hpp"
@@ -44,19 +45,43 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0) return 0;
     vmi_fuzz::FuzzMemory memory;
     memory.add(0, {data, size});
+    std::optional<vmi::LinuxKernel> kernel;
     try {
-        vmi::LinuxKernel kernel(&memory, settings);
+        kernel.emplace(&memory, settings);
+    } catch (const vmi::Error& e) {
+        vmi_fuzz::check_error(e);
+        return 0;
+    }
+    // Each job on its own, as the tools run them: one that fails must leave the kernel
+    // object fit for the next.
+    auto job = [](auto&& run) {
+        try {
+            run();
+        } catch (const vmi::Error& e) {
+            vmi_fuzz::check_error(e);
+        }
+    };
+    constexpr std::size_t MAX_TASKS = 256;
+    job([&] {
         vmi::TaskListOptions options;
         options.threads = true;
-        options.max_tasks = 256;
-        vmi::TaskListing listing = kernel.tasks(options);
+        options.max_tasks = MAX_TASKS;
+        vmi::TaskListing listing = kernel->tasks(options);
         // Each leader's thread walk has the same cap as the leaders' walk.
         if (listing.tasks.size() > options.max_tasks * (options.max_tasks + 1))
             vmi_fuzz::invariant_failed("task list past its cap");
-        for (const vmi::LinuxTask& task : listing.tasks) (void)kernel.command_line(task);
-        (void)kernel.modules();
-    } catch (const vmi::Error& e) {
-        vmi_fuzz::check_error(e);
-    }
+        for (const vmi::LinuxTask& task : listing.tasks) (void)kernel->command_line(task);
+    });
+    job([&] { (void)kernel->modules(); });
+    // The cross views of vmi-ps --check and vmi-lsmod --check: those the mini layout has
+    // (the task list, the thread groups, the scan of RAM, the module list; the others
+    // are unavailable) and the comparison.
+    job([&] {
+        vmi::TaskCrossView check = kernel->check_tasks(std::nullopt, true, MAX_TASKS);
+        // Every view stops at the cap (the start task, such as init_task, may come on top).
+        for (const vmi::TaskView& view : check.views)
+            if (view.tasks.size() > MAX_TASKS + 1) vmi_fuzz::invariant_failed("task view " + view.id + " past its cap");
+    });
+    job([&] { (void)kernel->check_modules(MAX_TASKS); });
     return 0;
 }
