@@ -29,13 +29,28 @@ from testlib import read_guest_env, run_per_guest, struct_facts  # noqa: E402
 
 
 def unchanged_but(before, after, renames):
-    """Problems: rows of `after` that are not `before` with `renames` applied
-    (a kworker's workqueue description may change meanwhile)."""
-    problems = [f"{len(before)} rows before, {len(after)} after"] if len(before) != len(after) else []
-    for (pid, name, task), (pid2, name2, task2) in zip(before, after):
-        wanted = renames.get(pid, name)
-        if pid != pid2 or task != task2 or not (name2 == wanted or (pid not in renames and same_name(name, name2))):
-            problems.append(f"pid {pid} {wanted!r} {task}: now pid {pid2} {name2!r} {task2}")
+    """Problems: rows of `after` that are not `before` with `renames` applied, by
+    pid. The kernel starts and ends workqueue workers on its own (a loaded host makes
+    it start more), so a kworker may come or go, and a kworker's workqueue
+    description may change meanwhile; every other process must stay, with its task
+    and name."""
+    def kworker(name):
+        return name.startswith("kworker/")
+    old = {pid: (name, task) for pid, name, task in before}
+    new = {pid: (name, task) for pid, name, task in after}
+    problems = []
+    for pid in sorted(set(old) | set(new), key=int):
+        if pid not in new:
+            if not kworker(old[pid][0]):
+                problems.append(f"pid {pid} {old[pid][0]!r} {old[pid][1]}: gone")
+        elif pid not in old:
+            if not kworker(new[pid][0]):
+                problems.append(f"pid {pid} {new[pid][0]!r} {new[pid][1]}: new")
+        else:
+            (name, task), (name2, task2) = old[pid], new[pid]
+            wanted = renames.get(pid, name)
+            if task != task2 or not (name2 == wanted or (pid not in renames and same_name(name, name2))):
+                problems.append(f"pid {pid} {wanted!r} {task}: now {name2!r} {task2}")
     return problems
 
 
