@@ -104,7 +104,8 @@ def check_ordinary(results, tools, name, guest_dir, common, env):
     spinners = int(env.get("GUEST_SPINNERS") or 0)
     running = [r for r in rows if r["runqueue"] is True and r["pid"] > 0]
     results.check(len(running) >= spinners,
-                  f"{name}: the runqueues hold at least the guest's {spinners} busy processes", str([(r["pid"], r["name"]) for r in running]))
+                  f"{name}: the runqueues hold at least the guest's {spinners} busy processes",
+                  str([(r["pid"], r["name"]) for r in running]))
     threaded = env.get("GUEST_THREADED_PID")
     if threaded:
         threads = [r for r in rows if r["pid"] == int(threaded)]

@@ -85,7 +85,6 @@ ModuleView module_area_scan_view(AddressSpace& kernel, const LinuxLayout& layout
         return module_scan_view(kernel, layout, 0xffffffffc0000000ULL, 0xffffffffff000000ULL, max_modules);
     constexpr std::uint64_t VMALLOC_OFFSET = 8ULL << 20;
     constexpr std::uint64_t FIXADDR_TOP = 0xfffff000ULL;
-    constexpr std::uint64_t LOWEST_SPLIT = 0x40000000ULL; // CONFIG_VMSPLIT_1G, the lowest PAGE_OFFSET
     ModuleView none{"scan", "a scan of the module area", false, {}, {}, {}};
     if (high_memory == 0) {
         none.unavailable = "no symbol high_memory, where i386's vmalloc area (its modules') starts";
@@ -99,7 +98,7 @@ ModuleView module_area_scan_view(AddressSpace& kernel, const LinuxLayout& layout
         return none;
     }
     const std::uint64_t start = (direct_map_end + VMALLOC_OFFSET) & ~(VMALLOC_OFFSET - 1);
-    if (direct_map_end <= LOWEST_SPLIT || start >= FIXADDR_TOP) {
+    if (!is_kernel_address(kernel, direct_map_end) || start >= FIXADDR_TOP) {
         none.unavailable =
             fmt::format("high_memory at {:#x} holds {:#x}, not the end of a direct map", high_memory, direct_map_end);
         return none;
