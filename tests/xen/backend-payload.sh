@@ -14,14 +14,48 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 # The BTF unpacked from the vmlinuz once, kept for the other steps (man vmi.conf, btf).
 export VMI_CACHE_DIR=/tmp/vmi-cache
 
-step() {
-    step_name=$1
-    shift
-    "$@" > "$O/$step_name.out" 2> "$O/$step_name.err"
+# Time limits, seconds: a tool's step (STEP_LIMIT, bench-xen BENCH_LIMIT) and an xl call
+# (XL_LIMIT, `xl create` XL_CREATE_LIMIT). Our tools must never hang: a step that runs
+# out is killed (exit 137, its .seconds file says how long it ran) and the host reports
+# it. xl can hang or die here (README): a limit keeps it from taking the payload along.
+STEP_LIMIT=180 BENCH_LIMIT=300 XL_LIMIT=60 XL_CREATE_LIMIT=300
+
+elapsed() { read -r up _ < /proc/uptime; echo "${up%.*}"; }
+# What the payload is doing, in $O/current-step: the host names it when dom0 had to stop
+# the payload at its time limit.
+phase() { echo "$*" > "$O/current-step"; }
+# step_limited SECONDS NAME COMMAND...: NAME's .out, .err, .rc and .seconds.
+step_limited() {
+    step_limit=$1 step_name=$2
+    shift 2
+    phase "step $step_name"
+    step_start=$(elapsed)
+    timeout -s KILL "$step_limit" "$@" > "$O/$step_name.out" 2> "$O/$step_name.err"
     echo $? > "$O/$step_name.rc"
+    echo "$(($(elapsed) - step_start))" > "$O/$step_name.seconds"
+}
+step() { step_limited "$STEP_LIMIT" "$@"; }
+# xl, with its limit. `xl list`, `destroy` and `create` run again (up to 3 times) when
+# xl died of a signal, as dom0 processes do here (README): 132, 135, 139 (not 137, the
+# limit). A crashed `xl create` may have left half a domain: it is destroyed first. Not
+# pause and unpause: Xen counts them. Each rerun is noted in $O/xl-reruns.txt.
+xl() {
+    case $1 in create) xl_limit=$XL_CREATE_LIMIT ;; *) xl_limit=$XL_LIMIT ;; esac
+    xl_try=1
+    while :; do
+        timeout -s KILL "$xl_limit" xl "$@"
+        xl_rc=$?
+        case $xl_rc in 132|135|139) ;; *) return $xl_rc ;; esac
+        case $1 in list|destroy|create) ;; *) return $xl_rc ;; esac
+        [ $xl_try -lt 3 ] || return $xl_rc
+        echo "xl $*: exit $xl_rc, run again" >> "$O/xl-reruns.txt"
+        if [ "$1" = create ]; then
+            timeout -s KILL "$XL_LIMIT" xl destroy "$(sed -n 's/^name = "\(.*\)"$/\1/p' "$2")" 2>/dev/null
+        fi
+        xl_try=$((xl_try + 1))
+    done
 }
 state() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'; }
-elapsed() { read -r up _ < /proc/uptime; echo "${up%.*}"; }
 
 started=$(elapsed)
 xl list > "$O/xl-list-before.txt" 2>&1
@@ -64,6 +98,7 @@ step write-banner-back ./vmi-write -c "$C" "$N" --live-write --force --ksym linu
 step banner-back ./vmi-read -c "$C" "$N" --ksym linux_banner --as string
 
 # A domain someone else paused stays paused.
+phase "xl pause $N"
 xl pause "$N"
 state "$N" > "$O/state-paused-before.txt"
 step ps-paused ./vmi-ps -c "$C" "$N" -o pid,name --no-headers -r -v
@@ -78,7 +113,7 @@ grep -q '^nogroup:' /etc/group 2>/dev/null || echo 'nogroup:x:65534:' >> /etc/gr
 step err-unprivileged su -s /bin/sh nobody -c "ASAN_OPTIONS=$ASAN_OPTIONS ./vmi-ps --backend xen $FLAGS $N"
 
 # Numbers, next to bench-live's for QEMU guests.
-[ ! -x ./bench-xen ] || step bench ./bench-xen "$N" "$K" "$B"
+[ ! -x ./bench-xen ] || step_limited "$BENCH_LIMIT" bench ./bench-xen "$N" "$K" "$B"
 
 state "$N" > "$O/state-after-tools.txt"
 echo "$(($(elapsed) - started))" > "$O/tools-seconds.txt"
@@ -95,12 +130,13 @@ echo "$(($(elapsed) - started))" > "$O/tools-seconds.txt"
 # Its records come from its own console, like the PV domU's; its steps' files are named
 # TYPE-*, its own files land in $O/TYPE/.
 
-# hvm_family_domu TYPE LOG CONFIG-LINES: creates vmi-TYPE, waits (bounded) for its ready
-# marker in LOG, then runs the tools on it: with --sysmap and --btf when its console gave
-# its kallsyms, with nothing but its name when not.
+# hvm_family_domu TYPE LOG READY-LIMIT CONFIG-LINES: creates vmi-TYPE, waits up to
+# READY-LIMIT seconds for its ready marker in LOG, then runs the tools on it: with
+# --sysmap and --btf when its console gave its kallsyms, with nothing but its name when not.
 hvm_family_domu() {
-    type=$1 log=$2 lines=$3 name=vmi-$1 dir=$O/$1 start=$(elapsed)
+    type=$1 log=$2 ready_limit=$3 lines=$4 name=vmi-$1 dir=$O/$1 start=$(elapsed)
     mkdir -p "$dir"
+    phase "$type domU: xl create, then its ready marker"
     printf 'name = "%s"\ntype = "%s"\nkernel = "/domu/vmlinuz"\nramdisk = "/domu/initrd.gz"\nmemory = 256\nvcpus = 1\non_crash = "preserve"\ntsc_mode = "native"\n%s\n' \
         "$name" "$type" "$lines" > "/tmp/$name.cfg"
     xl create "/tmp/$name.cfg" > "$dir/create.log" 2>&1 || return 0
@@ -114,7 +150,7 @@ hvm_family_domu() {
             '') missing=$((missing + 1)); [ $missing -lt 5 ] || break ;;
             *) missing=0 ;;
         esac
-        [ $(($(elapsed) - start)) -lt 500 ] || break
+        [ $(($(elapsed) - start)) -lt "$ready_limit" ] || break
         sleep 2
     done
     echo "$(($(elapsed) - start))" > "$dir/ready-seconds.txt"
@@ -137,17 +173,18 @@ hvm_family_domu() {
                 --va "0x$(printf '%x' $((0x${task#0x} + comm)))" --string ${type}write --nul
             step $type-ps-after ./vmi-ps --backend xen $A $name -o pid,name,task --no-headers -r
         fi
-        [ -z "$A" ] || [ ! -x ./bench-xen ] || step $type-bench ./bench-xen $name "/tmp/$name-kallsyms" "$B"
+        [ -z "$A" ] || [ ! -x ./bench-xen ] || step_limited "$BENCH_LIMIT" $type-bench ./bench-xen $name "/tmp/$name-kallsyms" "$B"
     fi
+    phase "$type domU: xl destroy"
     state "$name" > "$dir/state-final.txt"
     xl destroy "$name" >> "$dir/create.log" 2>&1
 }
 
-[ ! -f pvh.enabled ] || hvm_family_domu pvh /var/log/xen/console/guest-vmi-pvh.log 'extra = "console=hvc0 panic=-1"'
+[ ! -f pvh.enabled ] || hvm_family_domu pvh /var/log/xen/console/guest-vmi-pvh.log 300 'extra = "console=hvc0 panic=-1"'
 if [ -f hvm.enabled ]; then
     # The kernel cache of a zero-configuration run goes to $HOME/.cache: one that starts empty.
     export HOME=/tmp/hvm-home
-    hvm_family_domu hvm /tmp/vmi-hvm-serial.log 'cmdline = "console=ttyS0 panic=-1 vmi.nokallsyms"
+    hvm_family_domu hvm /tmp/vmi-hvm-serial.log 450 'cmdline = "console=ttyS0 panic=-1 vmi.nokallsyms"
 device_model_version = "qemu-xen"
 device_model_override = "/usr/libexec/xen-qemu-system-i386"
 serial = "file:/tmp/vmi-hvm-serial.log"
@@ -169,6 +206,7 @@ on_poweroff = "preserve"
 on_reboot = "preserve"
 on_crash = "preserve"
 CFG
+phase "vmi-stopped: xl create, then its shutdown"
 if xl create /tmp/vmi-stopped.cfg > "$O/stopped-create.log" 2>&1; then
     waited=0
     while [ $waited -lt 180 ]; do
@@ -182,6 +220,7 @@ if xl create /tmp/vmi-stopped.cfg > "$O/stopped-create.log" 2>&1; then
 fi
 
 # The domU still runs after all of it.
+phase "the end"
 state "$N" > "$O/state-final.txt"
 xl list > "$O/xl-list-after.txt" 2>&1
 exit 0

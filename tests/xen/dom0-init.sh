@@ -118,11 +118,29 @@ for s in sleepers version ps modules procs threads cmdline lister kallsyms; do
 done
 mark "DOMU READY $(uptime_s)"
 
+# The payload's time limit is kept here, in this shell, by a watchdog that only uses
+# builtins: busybox `timeout` keeps it in a process of its own, and a dom0 process dies
+# now and then here (README), which left a payload without a limit. The payload runs in
+# a session of its own, so that the watchdog kills all of it (a hung xl too).
 if [ -f /payload/run.sh ]; then
     cd /payload || fail "cd /payload"
     DOMU_NAME=$DOMU_NAME DOMU_ID=$DOMU_ID DOMU_DIR=$OUT/domu PAYLOAD_OUT=$OUT/payload \
-        timeout -s KILL "$PAYLOAD_TIMEOUT" sh /payload/run.sh > $OUT/payload.out 2>&1 < /dev/null
+        setsid sh /payload/run.sh > $OUT/payload.out 2>&1 < /dev/null &
+    payload=$!
+    (
+        read -r up _ < /proc/uptime
+        end=$((${up%.*} + PAYLOAD_TIMEOUT))
+        while [ "${up%.*}" -lt $end ]; do
+            read -r -t 1 _ <> /hold
+            read -r up _ < /proc/uptime
+        done
+        echo "$PAYLOAD_TIMEOUT" > $OUT/payload.timed-out
+        kill -KILL "-$payload" 2>/dev/null || kill -KILL "$payload"
+    ) &
+    watchdog=$!
+    wait $payload
     rc=$?
+    kill -KILL $watchdog 2>/dev/null
     cd /
     echo $rc > $OUT/payload.rc
     echo "@@VMI BEGIN payload@@"

@@ -17,8 +17,12 @@ Checked here, on the host, against what the domU reported about itself:
   on this host (no Xen) "no Xen here".
 
 Usage: test_xen_backend.py --bin TOOLS_DIR [--bench FILE] [--dir DIR] [--out DIR] [--no-pvh] [--no-hvm]
+                            [--budget S] [--payload-timeout S]
 The harness run is retried once when the harness itself fails (a nested PV crash in
-dom0's tool stack, see tests/xen/README.md); our tools' failures are never retried.
+dom0's tool stack, see tests/xen/README.md) or dom0 stopped the payload at its limit,
+if the budget leaves room for it; our tools' failures are never retried. Every step of
+the payload has a time limit of its own (backend-payload.sh): a tool that hangs is killed
+and reported here, with how long it ran.
 """
 import argparse
 import json
@@ -76,25 +80,49 @@ def make_payload(args, payload_dir):
         open(os.path.join(payload_dir, f"{kind}.enabled"), "w").close()
 
 
+# xen-host.sh's waits for one run, seconds (README "Waits"): QEMU start to dom0 ready
+# (11-37 s seen), dom0 ready to domU ready (90-230 s), and the outbox after the payload.
+BOOT_TIMEOUT, DOMU_TIMEOUT, OUTBOX_TIMEOUT = 300, 400, 180
+# The payload's limit (dom0 stops it 30 s before), and the least worth a second run.
+PAYLOAD_TIMEOUT, PAYLOAD_TIMEOUT_MIN = 1200, 600
+
+
 def run_harness(args, payload_dir, out_dir):
-    """xen-host.sh run, once more if the harness (not the payload) failed."""
+    """xen-host.sh run; once more if the harness failed (a nested PV crash in dom0's tool
+    stack, tests/xen/README.md) or dom0 stopped the payload at its limit, as long as what
+    is left of the test's budget holds a whole run. Returns xen-host.sh's exit code (0:
+    all ran, 3: the payload failed, 4: dom0 stopped it; results in out_dir) or None."""
     command = [os.path.join(HERE, "xen-host.sh")] + (["--dir", args.dir] if args.dir else [])
     command += ["run"] + ([] if args.no_hvm else ["--hvm"]) + ["--payload", payload_dir, "--out", out_dir]
-    env = dict(os.environ, VMI_XEN_PAYLOAD_TIMEOUT=os.environ.get("VMI_XEN_PAYLOAD_TIMEOUT", "1200"))
+    started, rc = time.monotonic(), None
     for attempt in (1, 2):
+        left = args.budget - (time.monotonic() - started)
+        payload_timeout = min(args.payload_timeout, int(left) - BOOT_TIMEOUT - DOMU_TIMEOUT - OUTBOX_TIMEOUT - 60)
+        if attempt == 2 and payload_timeout < min(PAYLOAD_TIMEOUT_MIN, args.payload_timeout):
+            print(f"# no second run: {left:.0f} s are left of the test's budget of {args.budget} s")
+            break
+        env = dict(os.environ, VMI_XEN_BOOT_TIMEOUT=str(BOOT_TIMEOUT), VMI_XEN_DOMU_TIMEOUT=str(DOMU_TIMEOUT),
+                   VMI_XEN_PAYLOAD_TIMEOUT=str(payload_timeout))
         start = time.monotonic()
         proc = subprocess.run(command, env=env, capture_output=True, text=True)
-        print(f"# xen-host.sh run (attempt {attempt}): exit {proc.returncode} after {time.monotonic() - start:.0f} s")
-        if proc.returncode in (0, 3):
-            return proc.returncode
-        reason = [line for line in proc.stderr.splitlines() if "error" in line.lower()][-1:] or \
-            proc.stderr.splitlines()[-1:]
-        print(f"# the harness failed: {reason[0] if reason else 'no message'}")
-        for line in proc.stderr.splitlines()[-40:]:
-            print(f"#   {line}")
+        rc = proc.returncode
+        print(f"# xen-host.sh run (attempt {attempt}, payload limit {payload_timeout} s): exit {rc} "
+              f"after {time.monotonic() - start:.0f} s")
+        if rc in (0, 3):
+            return rc
+        if rc == 4:
+            step = Payload(out_dir).text("current-step").strip() or "(no current-step file)"
+            print(f"# dom0 stopped the payload at its limit ({payload_timeout - 30} s) in: {step}")
+        else:
+            rc = None
+            reason = [line for line in proc.stderr.splitlines() if "error" in line.lower()][-1:] or \
+                proc.stderr.splitlines()[-1:]
+            print(f"# the harness failed: {reason[0] if reason else 'no message'}")
+            for line in proc.stderr.splitlines()[-40:]:
+                print(f"#   {line}")
         if attempt == 1:
             print("# retrying the whole run once (nested PV crashes hit dom0's tool stack now and then)")
-    return None
+    return rc
 
 
 def same_rows(a, b, name_column, kthread_state=None):
@@ -359,7 +387,8 @@ def check_payload(results, out_dir, tools):
         if name.endswith(".rc"):
             rc = p.step(name[:-3])[0]
             if rc is not None and rc >= 128:
-                crashed.append(f"{name[:-3]}: exit {rc}")
+                crashed.append(f"{name[:-3]}: exit {rc} after {p.text(name[:-3] + '.seconds').strip() or '?'} s"
+                               + (" (killed at the step's time limit: hung?)" if rc == 137 else ""))
     results.check(not crashed, "no tool killed by a signal", "\n".join(crashed))
 
     check_hvm_family(results, p, os.path.dirname(out_dir), "pvh")
@@ -370,6 +399,11 @@ def check_payload(results, out_dir, tools):
         results.check(bench[0] == 0 and "MB/s" in bench[1], "bench-xen ran", bench[1] + bench[2][-800:])
         print(f"# bench-xen (in dom0; the tools as built): {bench[1].strip()}")
     print(f"# the tools' steps took {p.text('tools-seconds.txt').strip()} s in dom0")
+    for line in p.text("xl-reruns.txt").splitlines():
+        print(f"# dom0's xl died and was run again: {line}")
+    seconds = sorted(((int(p.text(n).strip()), n[:-8]) for n in os.listdir(p.dir)
+                      if n.endswith(".seconds") and p.text(n).strip().isdigit()), reverse=True)
+    print(f"# the slowest steps (s): {', '.join(f'{name} {t}' for t, name in seconds[:8])}")
 
     # On this host there is no Xen: the backend says so in one line.
     rc, out, err = tools.run("vmi-ps", "--backend", "xen", "some-domain")
@@ -386,6 +420,13 @@ def main():
     parser.add_argument("--out", help="keep xen-host.sh's results here (default: a temporary directory)")
     parser.add_argument("--no-pvh", action="store_true", help="no PVH domU (saves ~2 minutes)")
     parser.add_argument("--no-hvm", action="store_true", help="no HVM domU (saves ~4 minutes)")
+    parser.add_argument("--budget", type=int, default=2280,
+                        help="seconds for the whole test, a second harness run included (default: 2280, "
+                        "under ctest's 2400)")
+    parser.add_argument("--payload-timeout", type=int,
+                        default=int(os.environ.get("VMI_XEN_PAYLOAD_TIMEOUT", PAYLOAD_TIMEOUT)),
+                        help=f"seconds for the payload in one run (default: $VMI_XEN_PAYLOAD_TIMEOUT or "
+                        f"{PAYLOAD_TIMEOUT})")
     args = parser.parse_args()
     if args.bench is None:
         args.bench = os.path.join(os.path.dirname(os.path.abspath(args.bin)), "bench", "bench-xen")
@@ -398,7 +439,7 @@ def main():
         out_dir = args.out or os.path.join(scratch, "out")
         rc = run_harness(args, payload_dir, out_dir)
         if rc is None:
-            results.check(False, "the nested Xen host ran the payload (twice the harness failed: see above)")
+            results.check(False, "the nested Xen host ran the payload (the harness failed: see above)")
             return results.finish()
         env = {}
         with open(os.path.join(out_dir, "xen.env")) as f:
@@ -409,7 +450,10 @@ def main():
         print(f"# seconds from QEMU start: dom0 {env.get('T_DOM0_READY')}, domU {env.get('T_DOMU_READY')}, "
               f"payload done {env.get('T_PAYLOAD_DONE')}, outbox {env.get('T_OUTBOX_READ')}; "
               f"domU sleeps replaced: {env.get('DOMU_SLEEPS_REPLACED')}")
-        results.check(rc == 0, "the payload ran to its end", open(os.path.join(out_dir, "payload.out")).read()[-1500:])
+        stopped_in = Payload(out_dir).text("current-step").strip() if rc == 4 else ""
+        results.check(rc == 0, "the payload ran to its end" + (f" (dom0 stopped it at its limit in: {stopped_in})"
+                                                              if rc == 4 else ""),
+                      open(os.path.join(out_dir, "payload.out")).read()[-1500:])
         check_payload(results, out_dir, tools)
     return results.finish()
 

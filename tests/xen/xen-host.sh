@@ -17,7 +17,8 @@
 #   ODIR    created or emptied; see tests/xen/README.md for what lands there
 #   Waits (env, seconds): VMI_XEN_BOOT_TIMEOUT (QEMU start to dom0 ready, 600),
 #   VMI_XEN_DOMU_TIMEOUT (dom0 ready to domU ready, 600), VMI_XEN_PAYLOAD_TIMEOUT (600).
-# Exit: 0 all done and the payload exited 0; 1 the harness failed; 3 the payload failed.
+# Exit: 0 all done and the payload exited 0; 1 the harness failed; 3 the payload failed;
+#       4 dom0 stopped the payload at its time limit (ODIR/payload/current-step: in what).
 set -euo pipefail
 
 # --- pinned inputs -----------------------------------------------------------------------
@@ -455,6 +456,10 @@ run_host() {
         echo "T_OUTBOX_READ=$t_outbox"
     } > "$OUT/xen.env"
     log "results in $OUT (seconds from QEMU start: dom0 $t_dom0, domU $t_domu, payload $t_payload, outbox $t_outbox)"
+    if [ -f "$OUT/payload.timed-out" ]; then
+        log "dom0 stopped the payload at its limit of $(cat "$OUT/payload.timed-out") s, in: $(cat "$OUT/payload/current-step" 2>/dev/null || echo 'no current-step file')"
+        exit 4
+    fi
     if [ "$rc" != 0 ]; then
         log "payload exited $rc; its output is in $OUT/payload.out"
         exit 3
