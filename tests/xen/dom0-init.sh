@@ -9,7 +9,8 @@
 #
 # Progress goes to this console (hvc0 -> Xen -> COM1 -> the host's console.log) as
 # "@@VMI <what>@@" lines: DOM0 READY, DOMU CREATED <domid>, DOMU READY, the payload's
-# output between BEGIN/END payload, PAYLOAD DONE rc=<n>, ERROR <why>, and finally
+# output between BEGIN/END payload (while it runs, ALIVE <uptime> every minute),
+# PAYLOAD DONE rc=<n>, ERROR <why>, and finally
 # OUTBOX WRITTEN <bytes> <md5> (the host checks the disk against both).
 #
 # Settings: /etc/vmi-dom0.conf (cached base: DOMU_NAME) and /etc/vmi-run.conf (per run:
@@ -119,7 +120,7 @@ done
 mark "DOMU READY $(uptime_s)"
 
 # The payload's time limit is kept here, in this shell, by a watchdog that only uses
-# builtins: busybox `timeout` keeps it in a process of its own, and a dom0 process dies
+# builtins (and prints "@@VMI ALIVE <uptime>@@" every minute meanwhile): busybox `timeout` keeps it in a process of its own, and a dom0 process dies
 # now and then here (README), which left a payload without a limit. The payload runs in
 # a session of its own, so that the watchdog kills all of it (a hung xl too).
 if [ -f /payload/run.sh ]; then
@@ -129,8 +130,10 @@ if [ -f /payload/run.sh ]; then
     payload=$!
     (
         read -r up _ < /proc/uptime
-        end=$((${up%.*} + PAYLOAD_TIMEOUT))
+        end=$((${up%.*} + PAYLOAD_TIMEOUT)) beat=${up%.*}
         while [ "${up%.*}" -lt $end ]; do
+            # A heartbeat for the host, which gives up early on a dom0 that went silent.
+            if [ $((${up%.*} - beat)) -ge 60 ]; then beat=${up%.*}; mark "ALIVE $beat"; fi
             read -r -t 1 _ <> /hold
             read -r up _ < /proc/uptime
         done

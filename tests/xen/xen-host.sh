@@ -53,6 +53,7 @@ BOOT_TIMEOUT=${VMI_XEN_BOOT_TIMEOUT:-600}
 DOMU_TIMEOUT=${VMI_XEN_DOMU_TIMEOUT:-600}
 PAYLOAD_TIMEOUT=${VMI_XEN_PAYLOAD_TIMEOUT:-600}
 OUTBOX_TIMEOUT=180           # after the payload (or an error): dom0 packs and writes /out
+HEARTBEAT_TIMEOUT=300        # while the payload runs, dom0 prints ALIVE every 60 s
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPT_PATH="$SCRIPT_DIR/$(basename "${BASH_SOURCE[0]}")"
@@ -314,14 +315,21 @@ run_fail() { show_tails; die "$*"; }
 
 # Wait until console.log has a line starting with "@@VMI $1" (or an ERROR line, unless
 # $4 = noerror); sets MARK_LINE. $2: seconds, $3: what we wait for (for the message).
+# $5 = heartbeat: also fail when dom0's ALIVE lines stop for HEARTBEAT_TIMEOUT seconds.
 wait_mark() {
-    local deadline=$((SECONDS + $2)) line pattern="^@@VMI ($1|ERROR)"
+    local deadline=$((SECONDS + $2)) line pattern="^@@VMI ($1|ERROR)" beat last_beat= beat_at=$SECONDS
     [ "${4:-}" != noerror ] || pattern="^@@VMI $1"
     while :; do
         line=$(tr -d '\r' < "$OUT/console.log" | grep -aE "$pattern" | head -n1 || true)
         if [ -n "$line" ]; then MARK_LINE=$line; return 0; fi
         kill -0 "$QEMU_PID" 2>/dev/null || { tail -n 5 "$RUN/qemu.log" >&2 || true; run_fail "QEMU exited before $3"; }
         [ $SECONDS -lt $deadline ] || run_fail "no $3 within $2 s (QEMU killed)"
+        if [ "${5:-}" = heartbeat ]; then
+            beat=$(tr -d '\r' < "$OUT/console.log" | grep -a '^@@VMI ALIVE' | tail -n1 || true)
+            [ "$beat" = "$last_beat" ] || { last_beat=$beat; beat_at=$SECONDS; }
+            [ $((SECONDS - beat_at)) -lt $HEARTBEAT_TIMEOUT ] ||
+                run_fail "dom0 went silent: no ALIVE line for $HEARTBEAT_TIMEOUT s while waiting for the $3 (QEMU killed)"
+        fi
         sleep 0.5
     done
 }
@@ -427,7 +435,7 @@ run_host() {
     wait_mark "DOMU READY" "$DOMU_TIMEOUT" "domU ready marker"
     case $MARK_LINE in "@@VMI ERROR"*) fail_after_error;; esac
     t_domu=$((SECONDS - t0)); log "domU ready after $t_domu s"
-    wait_mark "PAYLOAD DONE" "$PAYLOAD_TIMEOUT" "end of the payload"
+    wait_mark "PAYLOAD DONE" "$PAYLOAD_TIMEOUT" "end of the payload" error heartbeat
     case $MARK_LINE in "@@VMI ERROR"*) fail_after_error;; esac
     t_payload=$((SECONDS - t0)); log "payload done after $t_payload s"
     read_outbox
