@@ -173,7 +173,8 @@ hvm_family_domu() {
                 --va "0x$(printf '%x' $((0x${task#0x} + comm)))" --string ${type}write --nul
             step $type-ps-after ./vmi-ps --backend xen $A $name -o pid,name,task --no-headers -r
         fi
-        [ -z "$A" ] || [ ! -x ./bench-xen ] || step_limited "$BENCH_LIMIT" $type-bench ./bench-xen $name "/tmp/$name-kallsyms" "$B"
+        [ -z "$A" ] || [ ! -x ./bench-xen ] ||
+            step_limited "$BENCH_LIMIT" $type-bench ./bench-xen $name "/tmp/$name-kallsyms" "$B"
     fi
     phase "$type domU: xl destroy"
     state "$name" > "$dir/state-final.txt"

@@ -328,7 +328,8 @@ wait_mark() {
             beat=$(tr -d '\r' < "$OUT/console.log" | grep -a '^@@VMI ALIVE' | tail -n1 || true)
             [ "$beat" = "$last_beat" ] || { last_beat=$beat; beat_at=$SECONDS; }
             [ $((SECONDS - beat_at)) -lt $HEARTBEAT_TIMEOUT ] ||
-                run_fail "dom0 went silent: no ALIVE line for $HEARTBEAT_TIMEOUT s while waiting for the $3 (QEMU killed)"
+                run_fail "dom0 went silent: no ALIVE line for $HEARTBEAT_TIMEOUT s" \
+                    "while waiting for the $3 (QEMU killed)"
         fi
         sleep 0.5
     done
@@ -465,7 +466,8 @@ run_host() {
     } > "$OUT/xen.env"
     log "results in $OUT (seconds from QEMU start: dom0 $t_dom0, domU $t_domu, payload $t_payload, outbox $t_outbox)"
     if [ -f "$OUT/payload.timed-out" ]; then
-        log "dom0 stopped the payload at its limit of $(cat "$OUT/payload.timed-out") s, in: $(cat "$OUT/payload/current-step" 2>/dev/null || echo 'no current-step file')"
+        log "dom0 stopped the payload at its limit of $(cat "$OUT/payload.timed-out") s," \
+            "in: $(cat "$OUT/payload/current-step" 2>/dev/null || echo 'no current-step file')"
         exit 4
     fi
     if [ "$rc" != 0 ]; then
