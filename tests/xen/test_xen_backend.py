@@ -190,14 +190,17 @@ def section(text, name):
     return lines
 
 
-def check_hvm_family(results, p, scratch, kind):
+def check_hvm_family(results, p, scratch, kind, asked):
     """A PVH or HVM domU (kind "pvh" or "hvm"): its records from its console, our tools'
     view through the Xen backend. The PVH domU's tools had --sysmap and --btf; the HVM
     domU printed no kallsyms, so its tools had nothing but its name (zero configuration:
     symbols, types and the kernel cache from its memory)."""
     label = kind.upper()
-    if not os.path.exists(os.path.join(p.dir, kind)):
+    if not asked:
         print(f"# skip - {label}: not asked for (--no-{kind})")
+        return
+    if not os.path.exists(os.path.join(p.dir, kind)):
+        results.check(False, f"{label} domU: the payload got to it")
         return
     console = p.text(f"{kind}/console.log")
     ready = "@@VMI DOMU READY@@" in console
@@ -247,7 +250,7 @@ def check_hvm_family(results, p, scratch, kind):
         print(f"# bench-xen on the {label} domU: {bench[1].strip()} {bench[2].strip()[-300:]}")
 
 
-def check_payload(results, out_dir, tools):
+def check_payload(results, out_dir, tools, options):
     p = Payload(out_dir)
     domu = os.path.join(out_dir, "domu")
     results.check(p.text("state-before.txt").strip() not in ("",) and "p" not in p.text("state-before.txt"),
@@ -391,8 +394,8 @@ def check_payload(results, out_dir, tools):
                                + (" (killed at the step's time limit: hung?)" if rc == 137 else ""))
     results.check(not crashed, "no tool killed by a signal", "\n".join(crashed))
 
-    check_hvm_family(results, p, os.path.dirname(out_dir), "pvh")
-    check_hvm_family(results, p, os.path.dirname(out_dir), "hvm")
+    check_hvm_family(results, p, os.path.dirname(out_dir), "pvh", not options.no_pvh)
+    check_hvm_family(results, p, os.path.dirname(out_dir), "hvm", not options.no_hvm)
 
     bench = p.step("bench")
     if bench[0] is not None:
@@ -454,7 +457,7 @@ def main():
         results.check(rc == 0, "the payload ran to its end" + (f" (dom0 stopped it at its limit in: {stopped_in})"
                                                               if rc == 4 else ""),
                       open(os.path.join(out_dir, "payload.out")).read()[-1500:])
-        check_payload(results, out_dir, tools)
+        check_payload(results, out_dir, tools, args)
     return results.finish()
 
 
