@@ -120,9 +120,10 @@ done
 mark "DOMU READY $(uptime_s)"
 
 # The payload's time limit is kept here, in this shell, by a watchdog that only uses
-# builtins (and prints "@@VMI ALIVE <uptime>@@" every minute meanwhile): busybox `timeout` keeps it in a process of its own, and a dom0 process dies
-# now and then here (README), which left a payload without a limit. The payload runs in
-# a session of its own, so that the watchdog kills all of it (a hung xl too).
+# builtins (and prints "@@VMI ALIVE <uptime>@@" every minute meanwhile): busybox
+# `timeout` keeps it in a process of its own, and a dom0 process dies now and then here
+# (README). The payload runs in a session of its own, so that the watchdog kills all of
+# it (a hung xl too).
 if [ -f /payload/run.sh ]; then
     cd /payload || fail "cd /payload"
     DOMU_NAME=$DOMU_NAME DOMU_ID=$DOMU_ID DOMU_DIR=$OUT/domu PAYLOAD_OUT=$OUT/payload \

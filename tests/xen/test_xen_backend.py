@@ -80,11 +80,22 @@ def make_payload(args, payload_dir):
         open(os.path.join(payload_dir, f"{kind}.enabled"), "w").close()
 
 
+def payload_stopped(out_dir):
+    """What dom0 wrote when it stopped the payload at its limit (xen-host.sh exit 4): the
+    limit it kept (ODIR/payload.timed-out) and the payload's step at the time."""
+    with open(os.path.join(out_dir, "payload.timed-out")) as f:
+        limit = f.read().strip()
+    step = Payload(out_dir).text("current-step").strip() or "(no current-step file)"
+    return f"dom0 stopped the payload at its limit of {limit} s, in: {step}"
+
+
 # xen-host.sh's waits for one run, seconds (README "Waits"): QEMU start to dom0 ready
 # (11-37 s seen), dom0 ready to domU ready (90-230 s), and the outbox after the payload.
 BOOT_TIMEOUT, DOMU_TIMEOUT, OUTBOX_TIMEOUT = 300, 400, 180
 # The payload's limit (dom0 stops it 30 s before), and the least worth a second run.
 PAYLOAD_TIMEOUT, PAYLOAD_TIMEOUT_MIN = 1200, 600
+# A run's time around those waits: building dom0's initramfs, QEMU's start and end.
+RUN_OVERHEAD = 60
 
 
 def run_harness(args, payload_dir, out_dir):
@@ -97,7 +108,8 @@ def run_harness(args, payload_dir, out_dir):
     started, rc = time.monotonic(), None
     for attempt in (1, 2):
         left = args.budget - (time.monotonic() - started)
-        payload_timeout = min(args.payload_timeout, int(left) - BOOT_TIMEOUT - DOMU_TIMEOUT - OUTBOX_TIMEOUT - 60)
+        payload_timeout = min(args.payload_timeout,
+                              int(left) - BOOT_TIMEOUT - DOMU_TIMEOUT - OUTBOX_TIMEOUT - RUN_OVERHEAD)
         if attempt == 2 and payload_timeout < min(PAYLOAD_TIMEOUT_MIN, args.payload_timeout):
             print(f"# no second run: {left:.0f} s are left of the test's budget of {args.budget} s")
             break
@@ -111,8 +123,7 @@ def run_harness(args, payload_dir, out_dir):
         if rc in (0, 3):
             return rc
         if rc == 4:
-            step = Payload(out_dir).text("current-step").strip() or "(no current-step file)"
-            print(f"# dom0 stopped the payload at its limit ({payload_timeout - 30} s) in: {step}")
+            print(f"# {payload_stopped(out_dir)}")
         else:
             rc = None
             reason = [line for line in proc.stderr.splitlines() if "error" in line.lower()][-1:] or \
@@ -453,9 +464,7 @@ def main():
         print(f"# seconds from QEMU start: dom0 {env.get('T_DOM0_READY')}, domU {env.get('T_DOMU_READY')}, "
               f"payload done {env.get('T_PAYLOAD_DONE')}, outbox {env.get('T_OUTBOX_READ')}; "
               f"domU sleeps replaced: {env.get('DOMU_SLEEPS_REPLACED')}")
-        stopped_in = Payload(out_dir).text("current-step").strip() if rc == 4 else ""
-        results.check(rc == 0, "the payload ran to its end" + (f" (dom0 stopped it at its limit in: {stopped_in})"
-                                                              if rc == 4 else ""),
+        results.check(rc == 0, "the payload ran to its end" + (f" ({payload_stopped(out_dir)})" if rc == 4 else ""),
                       open(os.path.join(out_dir, "payload.out")).read()[-1500:])
         check_payload(results, out_dir, tools, args)
     return results.finish()
