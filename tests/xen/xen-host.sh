@@ -16,7 +16,8 @@
 #           every ELF file in it gets the shared libraries `ldd` names copied along
 #   ODIR    created or emptied; see tests/xen/README.md for what lands there
 #   Waits (env, seconds): VMI_XEN_BOOT_TIMEOUT (QEMU start to dom0 ready, 600),
-#   VMI_XEN_DOMU_TIMEOUT (dom0 ready to domU ready, 600), VMI_XEN_PAYLOAD_TIMEOUT (600).
+#   VMI_XEN_DOMU_TIMEOUT (dom0 ready to domU ready, 600), VMI_XEN_PAYLOAD_TIMEOUT (600);
+#   meanwhile the payload fails after 300 s without an ALIVE line from dom0.
 # Exit: 0 all done and the payload exited 0; 1 the harness failed; 3 the payload failed;
 #       4 dom0 stopped the payload at its time limit (ODIR/payload/current-step: in what).
 set -euo pipefail
