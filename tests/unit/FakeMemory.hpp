@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "vmi/base/Error.hpp"
@@ -28,15 +29,15 @@ public:
     void read(std::uint64_t address, std::span<std::uint8_t> out) override
     {
         ++reads;
-        for (std::size_t i = 0; i < out.size(); ++i) out[i] = *byte(address + i);
+        get(address, out.data(), out.size());
     }
 
     void write(std::uint64_t address, std::span<const std::uint8_t> data) override
     {
         ++writes;
         // Like a real backend: a write that does not fit changes nothing.
-        for (std::size_t i = 0; i < data.size(); ++i) byte(address + i);
-        for (std::size_t i = 0; i < data.size(); ++i) *byte(address + i) = data[i];
+        for (std::size_t done = 0; done < data.size();) done += run(address + done, data.size() - done).second;
+        put(address, data.data(), data.size());
     }
 
     const std::vector<vmi::PhysicalRange>& ranges() const override { return ranges_; }
@@ -72,21 +73,34 @@ public:
     std::size_t writes = 0;
 
 private:
-    std::uint8_t* byte(std::uint64_t address)
+    // The bytes at `address` and how many of the next `size` lie in the same
+    // range (at least one); fails for an address outside RAM.
+    std::pair<std::uint8_t*, std::size_t> run(std::uint64_t address, std::size_t size)
     {
         for (std::size_t i = 0; i < ranges_.size(); ++i)
-            if (ranges_[i].contains(address)) return &storage_[i][address - ranges_[i].start];
+            if (ranges_[i].contains(address)) {
+                std::uint64_t offset = address - ranges_[i].start;
+                return {&storage_[i][offset], static_cast<std::size_t>(std::min<std::uint64_t>(size, ranges_[i].size - offset))};
+            }
         vmi::fail("physical address {:#x} is not in guest RAM", address);
     }
     void put(std::uint64_t address, const void* data, std::size_t size)
     {
         auto* bytes = static_cast<const std::uint8_t*>(data);
-        for (std::size_t i = 0; i < size; ++i) *byte(address + i) = bytes[i];
+        for (std::size_t done = 0; done < size;) {
+            auto [at, n] = run(address + done, size - done);
+            std::memcpy(at, bytes + done, n);
+            done += n;
+        }
     }
     void get(std::uint64_t address, void* data, std::size_t size)
     {
         auto* bytes = static_cast<std::uint8_t*>(data);
-        for (std::size_t i = 0; i < size; ++i) bytes[i] = *byte(address + i);
+        for (std::size_t done = 0; done < size;) {
+            auto [at, n] = run(address + done, size - done);
+            std::memcpy(bytes + done, at, n);
+            done += n;
+        }
     }
 
     std::vector<vmi::PhysicalRange> ranges_;
