@@ -3,6 +3,7 @@
 #include <limits>
 #include <vector>
 
+#include "vmi/base/Fnv1a.hpp"
 #include "vmi/base/UnalignedLoad.hpp"
 
 namespace vmi::kallsyms_detail {
@@ -210,18 +211,14 @@ std::uint32_t seq_at(std::span<const std::uint8_t> seqs, std::uint32_t position)
 
 std::uint64_t fingerprint(std::uint32_t count, const TokenTable& tokens)
 {
-    std::uint64_t hash = 0xcbf29ce484222325ULL; // FNV-1a 64
-    auto mix = [&hash](std::uint8_t byte) {
-        hash ^= byte;
-        hash *= 0x100000001b3ULL;
-    };
-    for (int shift = 0; shift < 32; shift += 8) mix(static_cast<std::uint8_t>(count >> shift));
-    for (char c : tokens.text()) mix(static_cast<std::uint8_t>(c));
+    Fnv1a hash;
+    for (int shift = 0; shift < 32; shift += 8) hash.add(static_cast<std::uint8_t>(count >> shift));
+    hash.add(tokens.text());
     for (std::uint16_t offset : tokens.offsets()) {
-        mix(static_cast<std::uint8_t>(offset));
-        mix(static_cast<std::uint8_t>(offset >> 8));
+        hash.add(static_cast<std::uint8_t>(offset));
+        hash.add(static_cast<std::uint8_t>(offset >> 8));
     }
-    return hash;
+    return hash.value();
 }
 
 } // namespace vmi::kallsyms_detail

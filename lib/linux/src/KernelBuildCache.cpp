@@ -1,11 +1,5 @@
 #include "KernelBuildCache.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,7 +7,11 @@
 #include <fmt/format.h>
 
 #include "KallsymsFormat.hpp"
+#include "vmi/base/AtomicFileWrite.hpp"
+#include "vmi/base/CacheDirectory.hpp"
 #include "vmi/base/Error.hpp"
+#include "vmi/base/Fnv1a.hpp"
+#include "vmi/base/NumberParser.hpp"
 #include "vmi/base/UnalignedLoad.hpp"
 
 namespace vmi {
@@ -26,26 +24,11 @@ constexpr std::uintmax_t MAX_ENTRY_BYTES = 64 << 10;
 constexpr std::size_t MAX_ENTRIES_READ = 64;
 constexpr std::size_t MAX_CACHED_SYMBOLS = 64;
 
-std::uint64_t fnv1a(std::string_view text)
-{
-    std::uint64_t hash = 0xcbf29ce484222325ULL;
-    for (char c : text) {
-        hash ^= static_cast<unsigned char>(c);
-        hash *= 0x100000001b3ULL;
-    }
-    return hash;
-}
-
+// The cache writes every number as {:#x}: anything else is not ours.
 std::optional<std::uint64_t> parse_hex(std::string_view word)
 {
-    if (!word.starts_with("0x") || word.size() < 3 || word.size() > 18) return std::nullopt;
-    std::uint64_t value = 0;
-    for (char c : word.substr(2)) {
-        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (digit < 0) return std::nullopt;
-        value = value << 4 | static_cast<std::uint64_t>(digit);
-    }
-    return value;
+    if (!word.starts_with("0x")) return std::nullopt;
+    return try_parse_u64(word).value;
 }
 
 std::string optional_hex(const std::optional<std::uint64_t>& value)
@@ -193,12 +176,7 @@ bool holds_tables(MemorySource& memory, const KallsymsLocation& l)
 
 std::string kernel_build_cache_directory()
 {
-    const char* enabled = std::getenv("VMI_KERNEL_CACHE");
-    if (enabled && std::string_view(enabled) == "0") return {};
-    if (const char* dir = std::getenv("VMI_CACHE_DIR"); dir && *dir) return std::string(dir) + "/kernels";
-    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/vmitools/kernels";
-    if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/vmitools/kernels";
-    return {};
+    return cache_directory("kernels", "VMI_KERNEL_CACHE");
 }
 
 std::optional<CachedKernelBuild> find_cached_kernel_build(MemorySource& memory)
@@ -228,10 +206,6 @@ std::optional<std::string> store_kernel_build(const CachedKernelBuild& entry, st
 {
     std::string dir = kernel_build_cache_directory();
     if (dir.empty()) return std::nullopt;
-    std::error_code error;
-    std::filesystem::create_directories(dir, error);
-    if (error) return std::nullopt;
-
     std::string text = std::string(MAGIC) + "\n";
     std::string shown(banner.substr(0, 200));
     for (char& c : shown)
@@ -250,15 +224,7 @@ std::optional<std::string> store_kernel_build(const CachedKernelBuild& entry, st
     text += "end\n";
 
     std::string path = fmt::format("{}/{:016x}-{:016x}.kernel", dir, entry.location.fingerprint, fnv1a(banner));
-    std::string temporary = fmt::format("{}.{}.tmp", path, ::getpid());
-    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return std::nullopt;
-    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    ok = ::close(fd) == 0 && ok;
-    if (!ok || ::rename(temporary.c_str(), path.c_str()) != 0) {
-        ::unlink(temporary.c_str());
-        return std::nullopt;
-    }
+    if (!write_file_atomically(path, text)) return std::nullopt;
     return path;
 }
 
