@@ -6,8 +6,8 @@
 #include <fstream>
 #include <mutex>
 
-#include "SignalFreeThread.hpp"
-#include "SignalSafeCommand.hpp"
+#include "pause/SignalFreeThread.hpp"
+#include "pause/SignalSafeCommand.hpp"
 #include "qemu/LibvirtApi.hpp"
 #include "vmi/memory/QemuGuest.hpp"
 

@@ -117,16 +117,9 @@ std::pair<std::size_t, std::uint64_t> QemuMemory::locate(std::uint64_t address, 
     fail("cannot {} physical address {:#x}: not guest RAM", doing, address);
 }
 
-void QemuMemory::check_pause_not_expired() const
-{
-    if (!expired_.load()) return;
-    std::lock_guard lock(expiry_mutex_);
-    throw Error(expiry_why_);
-}
-
 void QemuMemory::read(std::uint64_t address, std::span<std::uint8_t> out)
 {
-    check_pause_not_expired();
+    pause_.throw_if_expired();
     // A read may span adjacent regions (e.g. ROM pieces of low RAM).
     std::size_t done = 0;
     while (done < out.size()) {
@@ -138,12 +131,12 @@ void QemuMemory::read(std::uint64_t address, std::span<std::uint8_t> out)
     }
     // Bytes read before the pause ran out were read from a paused guest (the
     // flag is set before the guest is resumed); after, they may not be.
-    check_pause_not_expired();
+    pause_.throw_if_expired();
 }
 
 void QemuMemory::write(std::uint64_t address, std::span<const std::uint8_t> data)
 {
-    check_pause_not_expired();
+    pause_.throw_if_expired();
     if (!writable_) fail("{} is open read-only", monitor_->describe());
     // Check the whole range first: never half a write.
     std::size_t checked = 0;
@@ -162,7 +155,7 @@ void QemuMemory::write(std::uint64_t address, std::span<const std::uint8_t> data
 
 std::optional<CpuRegisters> QemuMemory::registers() const
 {
-    check_pause_not_expired();
+    pause_.throw_if_expired();
     if (!registers_) registers_ = parse_qemu_registers(monitor_->human("info registers"));
     return registers_;
 }
@@ -173,7 +166,7 @@ bool QemuMemory::pause()
         diag::note("the guest is paused already; it stays paused");
         return false;
     }
-    stop_sent_ = true;
+    pause_.request_sent();
     try {
         monitor_->stop();
     } catch (const Error& e) {
@@ -181,46 +174,31 @@ bool QemuMemory::pause()
         // late): undo it, or say how.
         try {
             monitor_->cont();
-            stop_sent_ = false;
+            pause_.request_undone();
         } catch (const Error&) {
             fail("could not pause the guest: {}; it may be paused now: resume it with {}", e.what(), resume_command());
         }
         fail("could not pause the guest: {}", e.what());
     }
-    paused_at_ = std::chrono::steady_clock::now();
-    expired_ = false;
-    resumed_early_ = false;
     registers_.reset();
     for (auto& access : paths_) access->invalidate();
-    diag::note("guest paused");
+    pause_.started();
     return true;
 }
 
 void QemuMemory::resume()
 {
-    if (!resumed_early_) {
-        monitor_->cont();
-        resumed_at_ = std::chrono::steady_clock::now();
-    }
-    stop_sent_ = false;
+    if (pause_.needs_resume()) monitor_->cont();
     registers_.reset();
     for (auto& access : paths_) access->invalidate();
-    diag::note("guest resumed after {:.1f} ms paused{}",
-               std::chrono::duration<double, std::milli>(resumed_at_ - paused_at_).count(),
-               resumed_early_ ? " (the time limit ran out)" : "");
+    pause_.resumed();
 }
 
 void QemuMemory::expire_pause(const std::string& why)
 {
-    {
-        std::lock_guard lock(expiry_mutex_);
-        expiry_why_ = why;
-    }
-    expired_ = true;
+    pause_.expire(why);
     monitor_->cont();
-    resumed_at_ = std::chrono::steady_clock::now();
-    resumed_early_ = true;
-    stop_sent_ = false;
+    pause_.resumed_early();
 }
 
 std::string QemuMemory::guest_key() const
@@ -247,7 +225,7 @@ std::string QemuMemory::resume_command() const { return monitor_->resume_command
 
 void QemuMemory::resume_from_signal_handler() noexcept
 {
-    if (stop_sent_.exchange(false)) monitor_->cont_from_signal_handler();
+    if (pause_.take_unresumed()) monitor_->cont_from_signal_handler();
 }
 
 bool QemuMemory::writable() const { return writable_; }

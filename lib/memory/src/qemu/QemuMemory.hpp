@@ -2,15 +2,13 @@
 // Guest-physical memory of a running QEMU (the live backend): RAM layout from
 // `info mtree -f`, registers from `info registers`, bytes by the fastest path
 // that works (see GuestRamAccess), pause and resume through the monitor.
-#include <atomic>
-#include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "qemu/QemuMonitor.hpp"
+#include "pause/LivePause.hpp"
 #include "vmi/memory/MemorySource.hpp"
 #include "vmi/memory/QemuGuest.hpp"
 
@@ -43,9 +41,6 @@ public:
 private:
     // The region holding `address` and the offset into it; throws for a hole.
     std::pair<std::size_t, std::uint64_t> locate(std::uint64_t address, std::size_t size, const char* doing) const;
-    // Throws once expire_pause() has ended the pause.
-    void check_pause_not_expired() const;
-
     std::unique_ptr<QemuMonitor> monitor_;
     std::vector<LiveRamRegion> regions_;
     std::vector<PhysicalRange> ranges_;
@@ -55,17 +50,7 @@ private:
     std::string path_notes_; // why faster paths were not used
     bool writable_ = false;
     mutable std::optional<CpuRegisters> registers_;
-    std::chrono::steady_clock::time_point paused_at_;
-    // Set by expire_pause() from the time-limit thread: reads fail from then
-    // on (expired_), and resume() need not resume again (resumed_early_).
-    std::atomic<bool> expired_{false};
-    // From just before our stop is sent until our cont returns: what a crash
-    // handler must undo.
-    std::atomic<bool> stop_sent_{false};
-    std::atomic<bool> resumed_early_{false};
-    mutable std::mutex expiry_mutex_;
-    std::string expiry_why_;
-    std::chrono::steady_clock::time_point resumed_at_;
+    LivePause pause_;
 };
 
 } // namespace vmi

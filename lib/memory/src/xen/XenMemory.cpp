@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "SignalSafeCommand.hpp"
+#include "pause/SignalSafeCommand.hpp"
 #include "vmi/base/Diagnostics.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/memory/XenGuest.hpp"
@@ -93,16 +93,9 @@ std::vector<PhysicalRange> XenMemory::populated_ranges() const
 
 const std::vector<PhysicalRange>& XenMemory::ranges() const { return physmap_ ? physmap_->ranges() : hvm_ranges_; }
 
-void XenMemory::check_pause_not_expired() const
-{
-    if (!expired_.load()) return;
-    std::lock_guard lock(expiry_mutex_);
-    throw Error(expiry_why_);
-}
-
 void XenMemory::read(std::uint64_t address, std::span<std::uint8_t> out)
 {
-    check_pause_not_expired();
+    pause_.throw_if_expired();
     if (!is_ram(address, out.size()))
         fail("cannot read {} bytes at physical {:#x}: not guest RAM", out.size(), address);
     std::size_t done = 0;
@@ -114,12 +107,12 @@ void XenMemory::read(std::uint64_t address, std::span<std::uint8_t> out)
     }
     // Bytes read before the pause ran out were read from a paused guest (the
     // flag is set before the domain is unpaused); after, they may not be.
-    check_pause_not_expired();
+    pause_.throw_if_expired();
 }
 
 void XenMemory::write(std::uint64_t address, std::span<const std::uint8_t> data)
 {
-    check_pause_not_expired();
+    pause_.throw_if_expired();
     if (!writable_) fail("{} is open read-only", domain_->describe());
     if (!is_ram(address, data.size()))
         fail("cannot write {} bytes at physical {:#x}: not guest RAM", data.size(), address);
@@ -201,58 +194,43 @@ bool XenMemory::pause()
     if (!resume_by_xl_)
         resume_by_xl_ = std::make_unique<SignalSafeCommand>(
             "xl", std::vector<std::string>{"unpause", std::to_string(domain_->id())});
-    pause_sent_ = true;
+    pause_.request_sent();
     try {
         domain_->pause();
     } catch (...) {
-        pause_sent_ = false; // Xen said no: not paused
+        pause_.request_undone(); // Xen said no: not paused
         throw;
     }
-    paused_at_ = std::chrono::steady_clock::now();
-    expired_ = false;
-    resumed_early_ = false;
+    pause_.started();
     try {
         drop_mappings();
         if (physmap_ && physmap_->refresh())
             diag::note("{}: the guest changed its p2m; read again", domain_->describe());
     } catch (...) {
         domain_->unpause(); // the caller never learns it was paused: undo it here
-        pause_sent_ = false;
+        pause_.request_undone();
         throw;
     }
-    diag::note("guest paused");
     return true;
 }
 
 void XenMemory::resume()
 {
     drop_mappings();
-    if (!resumed_early_) {
-        domain_->unpause();
-        resumed_at_ = std::chrono::steady_clock::now();
-    }
-    pause_sent_ = false;
-    diag::note("guest resumed after {:.1f} ms paused{}",
-               std::chrono::duration<double, std::milli>(resumed_at_ - paused_at_).count(),
-               resumed_early_ ? " (the time limit ran out)" : "");
+    if (pause_.needs_resume()) domain_->unpause();
+    pause_.resumed();
 }
 
 void XenMemory::expire_pause(const std::string& why)
 {
-    {
-        std::lock_guard lock(expiry_mutex_);
-        expiry_why_ = why;
-    }
-    expired_ = true;
+    pause_.expire(why);
     domain_->unpause();
-    resumed_at_ = std::chrono::steady_clock::now();
-    resumed_early_ = true;
-    pause_sent_ = false;
+    pause_.resumed_early();
 }
 
 void XenMemory::resume_from_signal_handler() noexcept
 {
-    if (pause_sent_.exchange(false) && resume_by_xl_) resume_by_xl_->run(10000);
+    if (pause_.take_unresumed() && resume_by_xl_) resume_by_xl_->run(10000);
 }
 
 std::string XenMemory::guest_key() const { return fmt::format("xen-{}-{}", domain_->id(), domain_->name()); }

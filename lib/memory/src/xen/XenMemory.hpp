@@ -15,14 +15,12 @@
 // (vmi-write) maps the pages it writes, writable, one by one. pause() and
 // resume() are xc_domain_pause/unpause; a domain someone else paused is left
 // paused.
-#include <atomic>
-#include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "pause/LivePause.hpp"
 #include "vmi/memory/MemorySource.hpp"
 #include "xen/XenDomain.hpp"
 #include "xen/XenFrameCache.hpp"
@@ -67,8 +65,6 @@ private:
     CpuRegisters pv_registers() const;
     CpuRegisters hvm_registers() const;
     void drop_mappings();
-    // Throws once expire_pause() has ended the pause.
-    void check_pause_not_expired() const;
 
     std::unique_ptr<XenDomain> domain_;
     bool writable_;
@@ -80,18 +76,8 @@ private:
     std::unique_ptr<XenFrameCache> writable_pages_;
     mutable std::optional<CpuRegisters> registers_;
     bool paused_by_us_ = false;
-    std::chrono::steady_clock::time_point paused_at_;
-    // Set by expire_pause() from the time-limit thread: reads fail from then
-    // on (expired_), and resume() need not unpause again (resumed_early_).
-    std::atomic<bool> expired_{false};
-    std::atomic<bool> resumed_early_{false};
-    // From just before our pause is asked until our unpause returns: what a
-    // crash handler must undo.
-    std::atomic<bool> pause_sent_{false};
+    LivePause pause_;
     std::unique_ptr<SignalSafeCommand> resume_by_xl_;
-    mutable std::mutex expiry_mutex_;
-    std::string expiry_why_;
-    std::chrono::steady_clock::time_point resumed_at_;
 };
 
 } // namespace vmi
