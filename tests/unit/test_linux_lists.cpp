@@ -29,9 +29,10 @@ const vmi::LinuxTask* find(const vmi::TaskListing& listing, std::int64_t tid)
     return nullptr;
 }
 
-bool mentions(const std::vector<std::string>& problems, const std::string& text)
+bool mentions(const std::vector<vmi::WalkProblem>& problems, const std::string& text)
 {
-    return std::any_of(problems.begin(), problems.end(), [&](const std::string& p) { return p.find(text) != p.npos; });
+    return std::any_of(problems.begin(), problems.end(),
+                       [&](const vmi::WalkProblem& p) { return p.message.find(text) != std::string::npos; });
 }
 
 } // namespace
@@ -159,6 +160,13 @@ TEST_CASE("a bad field of one task is marked and named; the walk goes on")
     CHECK(find(listing, 4)->uid == 33u);
     CHECK(mentions(listing.problems, "cred pointer 0x10 is not a kernel address"));
     CHECK(mentions(listing.problems, "unterminated name"));
+    // Fields of single tasks: typed as such, so the cross view leaves them out.
+    for (const vmi::WalkProblem& problem : listing.problems) {
+        CHECK(problem.kind == vmi::WalkProblem::Kind::field_unreadable);
+        CHECK_FALSE(problem.concerns_walk());
+        CHECK((problem.object == v->address || problem.object == find(listing, 3)->address));
+    }
+    CHECK(listing.complete);
 }
 
 TEST_CASE("a link whose prev does not point back is reported, and the walk goes on")
@@ -173,7 +181,9 @@ TEST_CASE("a link whose prev does not point back is reported, and the walk goes 
     vmi::TaskListing listing = vmi::LinuxTaskList(k.kernel(), layout).list(k.init_task(), {});
     CHECK(listing.tasks.size() == 3);
     REQUIRE(listing.problems.size() == 1);
-    CHECK(listing.problems[0].find("its prev is 0xffff888000abc000") != std::string::npos);
+    CHECK(listing.problems[0].message.find("its prev is 0xffff888000abc000") != std::string::npos);
+    CHECK(listing.problems[0].kind == vmi::WalkProblem::Kind::broken_link);
+    CHECK(listing.problems[0].concerns_walk());
 }
 
 TEST_CASE("a thread list that leads into other processes lists nobody twice and stays linear")
@@ -260,7 +270,10 @@ TEST_CASE("module list: every field with core_layout sizes; a module without a n
     CHECK(listing.modules[1].refcount == 2);
     CHECK(listing.modules[2].state == "Unloading");
     REQUIRE(listing.problems.size() == 1);
-    CHECK(listing.problems[0].find("unterminated name") != std::string::npos);
+    CHECK(listing.problems[0].message.find("unterminated name") != std::string::npos);
+    CHECK(listing.problems[0].kind == vmi::WalkProblem::Kind::field_unreadable);
+    CHECK(listing.problems[0].field == "name");
+    CHECK(listing.problems[0].object == listing.modules[1].address);
 }
 
 TEST_CASE("module list on a 6.4 layout without BTF: sizes are unavailable, not zero")

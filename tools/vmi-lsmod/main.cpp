@@ -68,7 +68,7 @@ int run(LsmodOptions& options)
     for (const LinuxModule& module : listing.modules) rows.push_back(columns().cells(chosen, module));
     vmi::print_output(
         vmi::render_table(columns().headings(chosen), rows, {format, !options.table.no_headers, options.table.raw}));
-    for (const std::string& problem : listing.problems) vmi::report_problem(problem);
+    for (const vmi::WalkProblem& problem : listing.problems) vmi::report_problem(problem.message);
     return vmi::EXIT_OK;
 }
 

@@ -119,7 +119,7 @@ int run(PsOptions& options)
         vmi::warn_unavailable_columns(chosen, [&](std::string_view id) { return kernel.missing_task_keys(id); });
         vmi::ScopedPause pause(guest.memory(), !options.pause.no_pause, options.pause.limits());
         vmi::TaskListing listing = kernel.tasks({.threads = options.threads});
-        problems = std::move(listing.problems);
+        for (vmi::WalkProblem& problem : listing.problems) problems.push_back(std::move(problem.message));
         std::sort(listing.tasks.begin(), listing.tasks.end(),
                   [](const auto& a, const auto& b) { return std::tie(a.pid, a.tid) < std::tie(b.pid, b.tid); });
         keep_pids(listing.tasks, options.pids, problems);

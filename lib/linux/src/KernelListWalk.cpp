@@ -28,6 +28,13 @@ Links read_links(AddressSpace& kernel, std::uint64_t at)
 
 } // namespace
 
+void add_walk_problems(ListWalkResult& result, std::vector<WalkProblem>& problems)
+{
+    if (!result.complete()) problems.push_back({WalkProblem::Kind::walk_stopped, 0, {}, std::move(result.problem)});
+    for (std::string& broken : result.broken_links)
+        problems.push_back({WalkProblem::Kind::broken_link, 0, {}, std::move(broken)});
+}
+
 bool is_kernel_address(const AddressSpace& kernel, std::uint64_t address)
 {
     switch (kernel.mode()) {

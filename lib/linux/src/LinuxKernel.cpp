@@ -509,8 +509,8 @@ TaskCrossView LinuxKernel::check_tasks(const std::optional<std::vector<GuestProc
     // Only the walk's own problems: a field of one task that cannot be read
     // (a column of vmi-ps) does not make the list less whole, and the cross
     // view reads each task again and says so if it cannot.
-    for (std::string& problem : listing.problems)
-        if (problem.find("unreadable") == std::string::npos) list_view.problems.push_back(std::move(problem));
+    for (WalkProblem& problem : listing.problems)
+        if (problem.concerns_walk()) list_view.problems.push_back(std::move(problem.message));
     views.push_back(std::move(list_view));
 
     if (std::uint64_t ns = address_of("init_pid_ns")) {
@@ -566,8 +566,8 @@ ModuleCrossView LinuxKernel::check_modules(std::size_t max_modules)
     for (const LinuxModule& module : listing.modules) list_view.modules.insert(module.address);
     list_view.complete = listing.complete;
     // As for tasks: the walk's problems, not unreadable fields of one module.
-    for (std::string& problem : listing.problems)
-        if (problem.find("unreadable") == std::string::npos) list_view.problems.push_back(std::move(problem));
+    for (WalkProblem& problem : listing.problems)
+        if (problem.concerns_walk()) list_view.problems.push_back(std::move(problem.message));
     views.push_back(std::move(list_view));
     views.push_back(module_sysfs_view(kernel, layout(), address_of("module_kset"), max_modules));
     views.push_back(module_tree_view(kernel, layout(), address_of("mod_tree"), max_modules));

@@ -102,7 +102,8 @@ ModuleListing LinuxModuleList::list(std::uint64_t modules_head, std::size_t max_
             if (offsets_.state && kernel_.read_u32(address + *offsets_.state) == MODULE_STATE_UNFORMED) return {};
             listing.modules.push_back(read_module(address, max_modules));
             for (const auto& [field, why] : listing.modules.back().bad_fields)
-                listing.problems.push_back(fmt::format("module {:#x}: {} unreadable: {}", address, field, why));
+                listing.problems.push_back({WalkProblem::Kind::field_unreadable, address, std::string(field),
+                                            fmt::format("module {:#x}: {} unreadable: {}", address, field, why)});
             return {};
         },
         [this](std::uint64_t address) {
@@ -112,11 +113,8 @@ ModuleListing LinuxModuleList::list(std::uint64_t modules_head, std::size_t max_
                 return fmt::format("module {:#x}", address);
             }
         });
-    if (!result.complete()) {
-        listing.problems.push_back(result.problem);
-        listing.complete = false;
-    }
-    for (std::string& broken : result.broken_links) listing.problems.push_back(std::move(broken));
+    listing.complete = result.complete();
+    add_walk_problems(result, listing.problems);
     return listing;
 }
 

@@ -280,14 +280,14 @@ void LinuxTaskList::walk_threads(const LinuxTask& leader, TaskListing& listing,
         // Since 6.7 threads hang off signal_struct.thread_head.
         std::uint64_t signal = kernel_.read_pointer(leader.address + *o.signal);
         if (!is_kernel_address(kernel_, signal)) {
-            listing.problems.push_back(fmt::format("{}: signal pointer {:#x} is not a kernel address", what, signal));
+            listing.problems.push_back({WalkProblem::Kind::bad_pointer, leader.address, "signal",
+                                        fmt::format("{}: signal pointer {:#x} is not a kernel address", what, signal)});
             return;
         }
         result = walk_kernel_list(kernel_, signal + *o.signal_thread_head, *o.thread_node, budget + 1, what, add_thread,
                                   describe_entry);
     }
-    if (!result.complete()) listing.problems.push_back(result.problem);
-    for (std::string& broken : result.broken_links) listing.problems.push_back(std::move(broken));
+    add_walk_problems(result, listing.problems);
 }
 
 TaskListing LinuxTaskList::list(std::uint64_t init_task, const TaskListOptions& options)
@@ -311,16 +311,14 @@ TaskListing LinuxTaskList::list(std::uint64_t init_task, const TaskListOptions& 
             const LinuxTask& task = listing.tasks.back();
             for (const auto& [field, why] : task.bad_fields)
                 listing.problems.push_back(
-                    fmt::format("{}: {} unreadable: {}", describe_task(task.address, task.tid), field, why));
+                    {WalkProblem::Kind::field_unreadable, task.address, std::string(field),
+                     fmt::format("{}: {} unreadable: {}", describe_task(task.address, task.tid), field, why)});
             if (options.threads && !task.bad("pid")) walk_threads(LinuxTask(task), listing, listed, budget);
             return {};
         },
         [this](std::uint64_t entry) { return describe(entry); });
-    if (!result.complete()) {
-        listing.problems.push_back(result.problem);
-        listing.complete = false;
-    }
-    for (std::string& broken : result.broken_links) listing.problems.push_back(std::move(broken));
+    listing.complete = result.complete();
+    add_walk_problems(result, listing.problems);
     return listing;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "vmi/linux/WalkProblem.hpp"
 #include "vmi/paging/AddressSpace.hpp"
 
 namespace vmi {
@@ -31,6 +32,10 @@ ListWalkResult walk_kernel_list(AddressSpace& kernel, std::uint64_t head, std::u
                                 std::size_t max_entries, std::string_view what,
                                 const std::function<std::string(std::uint64_t entry)>& visit,
                                 const std::function<std::string(std::uint64_t entry)>& describe);
+
+// The walk's problems as typed ones, appended to `problems`: why it stopped
+// (walk_stopped), then each broken link (broken_link).
+void add_walk_problems(ListWalkResult& result, std::vector<WalkProblem>& problems);
 
 // A plausible Linux kernel pointer for this address space's paging mode: the
 // upper half on x86-64 (LA57: the top 8 bits set), at or above the lowest

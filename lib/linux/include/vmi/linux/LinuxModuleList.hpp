@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vmi/linux/LinuxLayout.hpp"
+#include "vmi/linux/WalkProblem.hpp"
 #include "vmi/paging/AddressSpace.hpp"
 
 namespace vmi {
@@ -30,7 +31,7 @@ struct LinuxModule {
 
 struct ModuleListing {
     std::vector<LinuxModule> modules;
-    std::vector<std::string> problems;
+    std::vector<WalkProblem> problems;
     bool complete = true; // the module list's walk went round to its head
 };
 

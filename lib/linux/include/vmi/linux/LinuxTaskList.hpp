@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "vmi/linux/LinuxLayout.hpp"
+#include "vmi/linux/WalkProblem.hpp"
 #include "vmi/paging/AddressSpace.hpp"
 
 namespace vmi {
@@ -48,7 +49,7 @@ struct TaskListing {
     std::vector<LinuxTask> tasks;
     // Why a walk stopped early, links that do not point back, tasks with bad
     // fields: each names the entry. Empty when the lists were whole.
-    std::vector<std::string> problems;
+    std::vector<WalkProblem> problems;
     bool complete = true; // the task list's walk went round to its head
 };
 
