@@ -80,7 +80,8 @@ private:
         for (std::size_t i = 0; i < ranges_.size(); ++i)
             if (ranges_[i].contains(address)) {
                 std::uint64_t offset = address - ranges_[i].start;
-                return {&storage_[i][offset], static_cast<std::size_t>(std::min<std::uint64_t>(size, ranges_[i].size - offset))};
+                return {&storage_[i][offset],
+                        static_cast<std::size_t>(std::min<std::uint64_t>(size, ranges_[i].size - offset))};
             }
         vmi::fail("physical address {:#x} is not in guest RAM", address);
     }

@@ -174,10 +174,7 @@ bool holds_tables(MemorySource& memory, const KallsymsLocation& l)
 
 } // namespace
 
-std::string kernel_build_cache_directory()
-{
-    return cache_directory("kernels", "VMI_KERNEL_CACHE");
-}
+std::string kernel_build_cache_directory() { return cache_directory("kernels", "VMI_KERNEL_CACHE"); }
 
 std::optional<CachedKernelBuild> find_cached_kernel_build(MemorySource& memory)
 {

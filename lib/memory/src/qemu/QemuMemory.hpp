@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "qemu/QemuMonitor.hpp"
 #include "pause/LivePause.hpp"
+#include "qemu/QemuMonitor.hpp"
 #include "vmi/memory/MemorySource.hpp"
 #include "vmi/memory/QemuGuest.hpp"
 
