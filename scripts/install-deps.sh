@@ -42,6 +42,10 @@ if [ "$mode" = --test ]; then
     packages+=(debootstrap)
     # Fuzzing (libFuzzer) and the style checks run on every CI.
     packages+=(clang libclang-rt-14-dev clang-format clang-tidy)
+    # The Xen test's host side (tests/xen/xen-host.sh): Xen's tools and the HVM device
+    # model, copied into the nested dom0; nothing of them runs on this host. Installed
+    # here, before the tests run side by side, so that no test waits on dpkg's lock.
+    packages+=(xen-utils-4.17 qemu-system-xen)
 fi
 
 as_root() {

@@ -16,7 +16,7 @@ OUT=$1
 
 PAYLOAD=$(mktemp -d /tmp/vmixenpayload.XXXXXX)
 trap 'rm -rf "$PAYLOAD"' EXIT
-[ -e /usr/include/xenctrl.h ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxen-dev </dev/null >&2
+[ -e /usr/include/xenctrl.h ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 libxen-dev </dev/null >&2
 gcc -O2 -Wall -Wextra -o "$PAYLOAD/xenprobe" "$SCRIPT_DIR/xenprobe.c" -lxenctrl -lxenforeignmemory -lxenguest
 cat > "$PAYLOAD/run.sh" <<'EOF'
 # Runs in dom0 (busybox sh), cwd = the payload directory. DOMU_NAME, DOMU_ID, DOMU_DIR

@@ -136,7 +136,7 @@ ensure_host_tools() {
         log "installing ${missing[*]}"
         apt_update_once
         # xen-utils only provides files to copy into dom0: nothing of it runs on this host.
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" </dev/null >&2 \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${missing[@]}" </dev/null >&2 \
             || die "apt-get install ${missing[*]} failed"
     fi
 }
