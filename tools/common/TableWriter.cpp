@@ -71,13 +71,16 @@ std::string render_table(const std::vector<ColumnHeading>& columns, const std::v
         for (const std::vector<Cell>& row : rows) out += to_json_text(row_object(columns, row)) + "\n";
         return out;
     }
-    case OutputFormat::Json: {
-        nlohmann::json all = nlohmann::json::array();
-        for (const std::vector<Cell>& row : rows) all.push_back(row_object(columns, row));
-        return to_json_text(all) + "\n";
-    }
+    case OutputFormat::Json: return to_json_text(table_json(columns, rows)) + "\n";
     }
     return {};
+}
+
+nlohmann::json table_json(const std::vector<ColumnHeading>& columns, const std::vector<std::vector<Cell>>& rows)
+{
+    nlohmann::json all = nlohmann::json::array();
+    for (const std::vector<Cell>& row : rows) all.push_back(row_object(columns, row));
+    return all;
 }
 
 } // namespace vmi

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/Cell.hpp"
 #include "common/OutputFormat.hpp"
 
@@ -31,5 +33,10 @@ struct TableStyle {
 // written as it is (as ps writes its last column), so it diffs against ps.
 std::string render_table(const std::vector<ColumnHeading>& columns, const std::vector<std::vector<Cell>>& rows,
                          const TableStyle& style);
+
+// The rows as a JSON array of objects keyed by column id, guest bytes as they
+// are: what --format json prints once to_json_text (OutputFormat.hpp) has
+// escaped it, for a caller that puts the table inside a larger JSON value.
+nlohmann::json table_json(const std::vector<ColumnHeading>& columns, const std::vector<std::vector<Cell>>& rows);
 
 } // namespace vmi

@@ -1,9 +1,9 @@
 #include "ModuleCheck.hpp"
 
 #include "common/CrossViewCell.hpp"
+#include "common/PausedWalk.hpp"
 #include "common/ToolMain.hpp"
 #include "vmi/base/Diagnostics.hpp"
-#include "vmi/memory/ScopedPause.hpp"
 
 namespace vmi {
 namespace {
@@ -56,14 +56,7 @@ int run_module_check(const GuestOptions& guest_options, const TableOptions& tabl
     if (list.empty() && all && format == OutputFormat::Text) list = "name,state,modules,sysfs,mod_tree,scan,meaning";
     auto chosen = check_columns().select(list, format);
     Guest guest(guest_options);
-    LinuxKernel& kernel = guest.kernel();
-    kernel.attach();
-    ModuleCrossView check;
-    {
-        ScopedPause pause(guest.memory(), !pause_options.no_pause, pause_options.limits());
-        check = kernel.check_modules();
-        pause.resume();
-    }
+    ModuleCrossView check = with_paused_walk(guest, pause_options, [&] { return guest.kernel().check_modules(); });
     std::vector<std::vector<Cell>> rows;
     for (const CrossViewModule& entry : check.modules)
         if (all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));

@@ -4,8 +4,8 @@
 #include "common/ColumnTable.hpp"
 #include "common/Guest.hpp"
 #include "common/PauseOptions.hpp"
+#include "common/PausedWalk.hpp"
 #include "common/ToolMain.hpp"
-#include "vmi/memory/ScopedPause.hpp"
 
 namespace {
 
@@ -55,15 +55,9 @@ int run(LsmodOptions& options)
     vmi::OutputFormat format = options.guest.format();
     auto chosen = columns().select(options.table.columns, format);
     vmi::Guest guest(options.guest);
-    vmi::ModuleListing listing;
-    {
-        guest.kernel().attach(); // before pausing: the paused window is the walk only
-        vmi::warn_unavailable_columns(chosen,
-                                      [&](std::string_view id) { return guest.kernel().missing_module_keys(id); });
-        vmi::ScopedPause pause(guest.memory(), !options.pause.no_pause, options.pause.limits());
-        listing = guest.kernel().modules();
-        pause.resume();
-    }
+    guest.kernel().attach(); // the layout first, to say which columns it lacks
+    vmi::warn_unavailable_columns(chosen, [&](std::string_view id) { return guest.kernel().missing_module_keys(id); });
+    vmi::ModuleListing listing = vmi::with_paused_walk(guest, options.pause, [&] { return guest.kernel().modules(); });
     std::vector<std::vector<vmi::Cell>> rows;
     for (const LinuxModule& module : listing.modules) rows.push_back(columns().cells(chosen, module));
     vmi::print_output(

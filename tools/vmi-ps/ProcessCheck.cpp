@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/CrossViewCell.hpp"
+#include "common/PausedWalk.hpp"
 #include "common/ToolMain.hpp"
 #include "vmi/base/Diagnostics.hpp"
 #include "vmi/memory/QemuGuest.hpp"
-#include "vmi/memory/ScopedPause.hpp"
 
 namespace vmi {
 namespace {
@@ -81,15 +81,9 @@ TaskCrossView check_one(const GuestOptions& guest_options, const ProcessCheckOpt
     // Right before the pause: what starts or ends in between is told apart by
     // the cross-view (started after the list, or in the list and ended).
     if (options.agent) guest_list = agent_process_list(guest.session());
-    TaskCrossView check;
-    {
-        // One pause for every view, so that they describe the same moment (-v:
-        // the memory source says how long it was paused).
-        ScopedPause pause(guest.memory(), !options.pause.no_pause, options.pause.limits());
-        check = kernel.check_tasks(guest_list, !options.no_scan);
-        pause.resume();
-    }
-    return check;
+    // One pause for every view, so that they describe the same moment (-v:
+    // the memory source says how long it was paused).
+    return with_paused_walk(guest, options.pause, [&] { return kernel.check_tasks(guest_list, !options.no_scan); });
 }
 
 int exit_status(const TaskCrossView& check)
@@ -117,8 +111,7 @@ int check_all_domains(const GuestOptions& guest_options, const TableOptions& tab
             std::vector<std::vector<Cell>> rows;
             for (const CrossViewTask& entry : check.tasks)
                 if (options.all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));
-            line["tasks"] = nlohmann::json::parse(
-                render_table(check_columns().headings(chosen), rows, {OutputFormat::Json, true, false}));
+            line["tasks"] = table_json(check_columns().headings(chosen), rows);
             line["warnings"] = check.warnings;
             line["problems"] = check.problems;
             exit = exit_status(check);
@@ -126,7 +119,8 @@ int check_all_domains(const GuestOptions& guest_options, const TableOptions& tab
             line["error"] = e.what();
         }
         line["exit"] = exit;
-        fmt::print("{}\n", line.dump());
+        // Guest bytes in the rows (and in problems) escaped as everywhere else.
+        fmt::print("{}\n", to_json_text(line));
         std::fflush(stdout);
         if (exit == EXIT_FOUND || (exit == EXIT_ERROR && status == EXIT_OK)) status = exit;
     }

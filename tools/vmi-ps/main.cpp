@@ -7,8 +7,8 @@
 #include "common/ColumnTable.hpp"
 #include "common/Guest.hpp"
 #include "common/PauseOptions.hpp"
+#include "common/PausedWalk.hpp"
 #include "common/ToolMain.hpp"
-#include "vmi/memory/ScopedPause.hpp"
 
 namespace {
 
@@ -110,22 +110,20 @@ int run(PsOptions& options)
     auto chosen = columns().select(list, format);
     vmi::Guest guest(options.guest);
     vmi::LinuxKernel& kernel = guest.kernel();
-    std::vector<std::vector<vmi::Cell>> rows;
+    kernel.attach(); // the layout first, to say which columns it lacks
+    vmi::warn_unavailable_columns(chosen, [&](std::string_view id) { return kernel.missing_task_keys(id); });
     std::vector<std::string> problems;
-    {
-        // The lists are walked, and command lines read, while the guest is
-        // paused; attaching comes first, so the paused window is the walk only.
-        kernel.attach();
-        vmi::warn_unavailable_columns(chosen, [&](std::string_view id) { return kernel.missing_task_keys(id); });
-        vmi::ScopedPause pause(guest.memory(), !options.pause.no_pause, options.pause.limits());
+    // The lists are walked, and command lines read, while the guest is paused.
+    std::vector<std::vector<vmi::Cell>> rows = vmi::with_paused_walk(guest, options.pause, [&] {
         vmi::TaskListing listing = kernel.tasks({.threads = options.threads});
         for (vmi::WalkProblem& problem : listing.problems) problems.push_back(std::move(problem.message));
         std::sort(listing.tasks.begin(), listing.tasks.end(),
                   [](const auto& a, const auto& b) { return std::tie(a.pid, a.tid) < std::tie(b.pid, b.tid); });
         keep_pids(listing.tasks, options.pids, problems);
-        for (const vmi::LinuxTask& task : listing.tasks) rows.push_back(columns().cells(chosen, {task, kernel}));
-        pause.resume();
-    }
+        std::vector<std::vector<vmi::Cell>> cells;
+        for (const vmi::LinuxTask& task : listing.tasks) cells.push_back(columns().cells(chosen, {task, kernel}));
+        return cells;
+    });
     // Printing happens after the guest runs again.
     vmi::print_output(
         vmi::render_table(columns().headings(chosen), rows, {format, !options.table.no_headers, options.table.raw}));

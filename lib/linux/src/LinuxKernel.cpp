@@ -69,9 +69,11 @@ MemorySource& LinuxKernel::memory()
 
 void LinuxKernel::attach()
 {
+    if (attached_) return;
     kernel_space(); // finds the symbols and the KASLR slide too
     layout();
     remember_kernel_build();
+    attached_ = true;
 }
 
 // Whether the layout is the kernel's own (BTF in its memory), untouched by

@@ -149,6 +149,7 @@ private:
     std::map<std::string, Symbol, std::less<>> looked_up_; // further find_symbol answers (names view the keys)
     KallsymsLocation kallsyms_location_;                   // when the source is Kallsyms
     bool from_cache_ = false;
+    bool attached_ = false;     // attach() ran to its end: a second call does nothing
     bool scan_all_ram_ = false; // the kallsyms search goes on past unplaced tables
     std::optional<std::string> cached_layout_;
     std::optional<KernelProfileOffsets> profile_;
