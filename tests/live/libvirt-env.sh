@@ -48,10 +48,13 @@ running() {
     local pid
     pid=$(cat "/run/$1.pid" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
 }
+# Tests that run side by side call this together: one starts the daemons.
+exec 9>/run/vmi-libvirt-env.lock
+flock 9
 for daemon in virtlogd libvirtd; do
     running "$daemon" && continue
     log "starting $daemon"
-    "$daemon" -d || die "$daemon -d failed"
+    "$daemon" -d 9>&- || die "$daemon -d failed"  # the daemon must not keep the lock
 done
 
 deadline=$((SECONDS + TIMEOUT))
