@@ -5,7 +5,8 @@
 # Usage: scripts/test.sh [--quick | --tier TIER[,TIER...]] [CTEST ARGUMENTS...]
 #   (nothing)  the whole suite: every tier below (what CI runs)
 #   --quick    the unit tests, and the tests on the test guests' dumps when those are
-#              already built and cached (tests/guests/build-guests.sh); a few minutes
+#              already built and cached (tests/guests/build-guests.sh); about ten
+#              minutes on two cores once built
 #   --tier     only the tests of these tiers:
 #                quick   unit tests, config search, bash completion: no guest
 #                guests  building the test guests and the tools on their memory dumps
