@@ -11,33 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ScopedEnv.hpp"
 #include "vmi/base/AtomicFileWrite.hpp"
 #include "vmi/base/CacheDirectory.hpp"
 #include "vmi/base/Fnv1a.hpp"
 
 namespace {
 
-// Sets (or unsets, with nullopt) an environment variable for one scope.
-class ScopedEnv {
-public:
-    ScopedEnv(const char* name, std::optional<std::string> value) : name_(name)
-    {
-        if (const char* old = std::getenv(name)) old_ = old;
-        if (value) ::setenv(name, value->c_str(), 1);
-        else ::unsetenv(name);
-    }
-    ~ScopedEnv()
-    {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
-    }
-    ScopedEnv(const ScopedEnv&) = delete;
-    ScopedEnv& operator=(const ScopedEnv&) = delete;
-
-private:
-    const char* name_;
-    std::optional<std::string> old_;
-};
+using vmi_test::ScopedEnv;
 
 std::string slurp(const std::filesystem::path& path)
 {

@@ -11,29 +11,12 @@
 #include <vector>
 
 #include "ImageFileBuilder.hpp"
+#include "ScopedEnv.hpp"
 #include "vmi/config/ConfigLocator.hpp"
 
 namespace {
 
-// Sets (or unsets, with nullopt) an environment variable for one scope.
-class ScopedEnv {
-public:
-    ScopedEnv(const char* name, std::optional<std::string> value) : name_(name)
-    {
-        if (const char* old = std::getenv(name)) old_ = old;
-        if (value) ::setenv(name, value->c_str(), 1);
-        else ::unsetenv(name);
-    }
-    ~ScopedEnv()
-    {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
-    }
-
-private:
-    const char* name_;
-    std::optional<std::string> old_;
-};
+using vmi_test::ScopedEnv;
 
 class ScopedCwd {
 public:

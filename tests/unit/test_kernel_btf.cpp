@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "KernelImageBuilder.hpp"
+#include "ScopedEnv.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/types/BtfCache.hpp"
 #include "vmi/types/KernelBtf.hpp"
@@ -48,26 +49,7 @@ void check_demo_layout(const KernelBtf& btf)
     CHECK(btf.enum_value("MOD_MEM_NUM_TYPES") == 3);
 }
 
-// Sets an environment variable for one test case.
-class ScopedEnv {
-public:
-    ScopedEnv(const char* name, const std::string& value) : name_(name)
-    {
-        if (const char* old = std::getenv(name)) old_ = old;
-        ::setenv(name, value.c_str(), 1);
-    }
-    ~ScopedEnv()
-    {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
-    }
-    ScopedEnv(const ScopedEnv&) = delete;
-    ScopedEnv& operator=(const ScopedEnv&) = delete;
-
-private:
-    const char* name_;
-    std::optional<std::string> old_;
-};
+using vmi_test::ScopedEnv;
 
 } // namespace
 
