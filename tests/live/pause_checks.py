@@ -286,3 +286,73 @@ def check_qemu_stopped(results, tools, guest, base, what):
     elif hint:
         guest.resume()  # '{"execute":"cont"}' on the socket the hint names
     results.check(wait_for(guest.running, 60, 0.5), f"{what}: the guest runs after that command ({hint})")
+
+
+def lock_record(guest):
+    """The pause lock's record: (pid, state) of its last holder, or (None, None)."""
+    try:
+        with open(lock_path(guest)) as f:
+            words = f.read().split()
+    except OSError:
+        return None, None
+    return (int(words[0]), words[1]) if len(words) >= 2 else (None, None)
+
+
+def check_sigkill_at_pause(results, tools, guest, base, what):
+    """SIGKILL cannot be caught: the tool's guardian process (its own session,
+    out of the tool's process group) resumes the guest when the tool dies at
+    the pause, even by a kill of the tool's whole process group. When the
+    guardian is killed too (systemd kills a unit's whole control group), the
+    pause lock says "paused": --resume-abandoned (the units' ExecStopPost)
+    resumes the guest and says so, and so does the next ordinary run."""
+    process = start(tools, "vmi-ps", *base, *SLOW, "-v", process_group=0)
+    err = read_until(process.stderr.fileno(), "guest paused", 120)
+    guardian = re.search(r"pause guardian started \(pid (\d+)\)", err)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    # The guardian keeps stderr open until it has resumed the guest and gone.
+    err += read_until(process.stderr.fileno(), "\0", 60)
+    process.stderr.close()
+    process.stdout.close()
+    running = wait_for(guest.running, 30, 0.1)
+    pid, state = lock_record(guest)
+    results.check(bool(guardian) and "its guardian resumes the guest" in err and running
+                  and (pid, state) == (process.pid, "resumed"),
+                  f"{what}: SIGKILL of the tool's process group at the pause: its guardian resumes the guest",
+                  f"running {running}, lock record {pid} {state}\n{err[-1500:]}")
+
+    process = start(tools, "vmi-ps", *base, *SLOW, "-v", process_group=0)
+    err = read_until(process.stderr.fileno(), "guest paused", 120)
+    guardian = re.search(r"pause guardian started \(pid (\d+)\)", err)
+    if guardian:
+        os.kill(int(guardian.group(1)), signal.SIGKILL)
+    process.kill()
+    process.communicate(timeout=60)
+    paused = not guest.running()
+    pid, state = lock_record(guest)
+    results.check(bool(guardian) and paused and (pid, state) == (process.pid, "paused"),
+                  f"{what}: the tool and its guardian both killed at the pause: the guest stays paused and the "
+                  "pause lock names the dead tool", f"paused {paused}, lock record {pid} {state}\n{err[-1500:]}")
+    rc, out, err = tools.run("vmi-ps", *base, "--resume-abandoned")
+    running = guest.running()
+    results.check(rc == 0 and out == "" and f"vmitools pid {process.pid} died with this guest paused" in err
+                  and running and lock_record(guest)[1] == "resumed",
+                  f"{what}: --resume-abandoned resumes the guest the dead tool left paused, and says so",
+                  f"rc {rc}, running {running}\n{err[-1500:]}")
+    rc, out, err = tools.run("vmi-ps", *base, "--resume-abandoned")
+    results.check(rc == 0 and out == "" and err == "" and guest.running(),
+                  f"{what}: --resume-abandoned on a guest nobody left paused does nothing", err)
+
+    # The next ordinary run does the same.
+    process = start(tools, "vmi-ps", *base, *SLOW, "-v", process_group=0)
+    err = read_until(process.stderr.fileno(), "guest paused", 120)
+    guardian = re.search(r"pause guardian started \(pid (\d+)\)", err)
+    if guardian:
+        os.kill(int(guardian.group(1)), signal.SIGKILL)
+    process.kill()
+    process.communicate(timeout=60)
+    rc, out, err = tools.run("vmi-ps", *base)
+    results.check(rc == 0 and f"vmitools pid {process.pid} died with this guest paused" in err
+                  and len(out.splitlines()) > 10 and guest.running(),
+                  f"{what}: the next run of a tool resumes a guest that a dead tool left paused, says so and "
+                  "does its job", f"rc {rc}\n{err[-1500:]}")

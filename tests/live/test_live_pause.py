@@ -3,6 +3,8 @@
 reached by its QMP socket, then a libvirt domain (libvirtd started by
 tests/live/libvirt-env.sh). After each check the guest must run (unless it
 was paused beforehand on purpose). Checks:
+- SIGKILL at the pause: the tool's guardian resumes the guest; with the
+  guardian killed too, --resume-abandoned or the next run resumes it;
 - every catchable signal sent while the guest is paused: SIGINT, SIGTERM,
   SIGHUP, SIGQUIT, SIGUSR1/2, SIGALRM, SIGXCPU end the tool after the resume;
   SIGPIPE is ignored; SIGTSTP stops it only after the resume; SIGSEGV, SIGBUS,
@@ -28,7 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "guests"))
 sys.path.insert(0, HERE)
 from libvirt_guest import LibvirtError, LibvirtGuest, destroy_stale_domains  # noqa: E402
 from pause_checks import (check_lock_held, check_max_pause, check_monitor_mischief, check_qemu_stopped,  # noqa: E402
-                          check_signals_while_paused, check_two_tools)
+                          check_sigkill_at_pause, check_signals_while_paused, check_two_tools)
 from test_live_qmp import running_guest  # noqa: E402
 from testlib import run_per_guest  # noqa: E402
 import json_error_checks  # noqa: E402
@@ -42,6 +44,7 @@ def check_qmp(results, tools, name, guest_dir, scratch):
         guest.kind = "qmp"
         guest.qemu_pid = lambda: guest.process.pid
         what = f"{name} QMP"
+        check_sigkill_at_pause(results, tools, guest, base, what)
         check_signals_while_paused(results, tools, guest, base, what)
         check_max_pause(results, tools, guest, base, what)
         check_lock_held(results, tools, guest, base, what)
@@ -69,6 +72,7 @@ def check_libvirt(results, tools, name, guest_dir):
             guest.kind = "libvirt"
             base = [guest.name, *options]
             check_two_tools(results, tools, guest, base, what, ROUNDS)
+            check_sigkill_at_pause(results, tools, guest, base, what)
             check_signals_while_paused(results, tools, guest, base, what)
             check_max_pause(results, tools, guest, base, what)
             check_lock_held(results, tools, guest, base, what)

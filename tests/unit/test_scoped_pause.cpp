@@ -1,17 +1,21 @@
 // ScopedPause on a fake guest: the time limit, the per-guest lock, signals
-// held back while paused, and a crash that resumes the guest first.
+// held back while paused, a crash that resumes the guest first, the guardian
+// that resumes it after a SIGKILL, and a pause that a dead tool left behind.
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
 #include "vmi/base/Error.hpp"
+#include "vmi/memory/PauseWitness.hpp"
 #include "vmi/memory/ScopedPause.hpp"
 
 using namespace std::chrono_literals;
@@ -81,6 +85,51 @@ struct LockDirectory {
         [[maybe_unused]] int status = std::system(command.c_str());
     }
 };
+
+// A running guest as a live backend sees it: it tells the pause witness of
+// its request and its resume; its async-signal-safe resume (the guardian's)
+// writes 'G' to a pipe; resume_if_paused() resumes what is paused.
+class LiveGuest : public CountingGuest {
+public:
+    using CountingGuest::CountingGuest;
+    bool live() const override { return true; }
+    bool pause() override
+    {
+        if (!paused_before && witness_) witness_->pause_requested();
+        return CountingGuest::pause();
+    }
+    void resume() override
+    {
+        CountingGuest::resume();
+        if (witness_) witness_->pause_over();
+    }
+    void resume_signal_safe() noexcept override
+    {
+        if (guardian_pipe >= 0) [[maybe_unused]]
+            ssize_t n = ::write(guardian_pipe, "G", 1);
+    }
+    bool resume_if_paused() override
+    {
+        if (!paused_before) return false;
+        paused_before = false;
+        ++resumes;
+        return true;
+    }
+    void set_pause_witness(vmi::PauseWitness* witness) override { witness_ = witness; }
+
+    int guardian_pipe = -1;
+
+private:
+    vmi::PauseWitness* witness_ = nullptr;
+};
+
+std::string read_file(const std::string& path)
+{
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
 
 volatile std::sig_atomic_t usr1_seen = 0;
 void on_usr1(int) { usr1_seen = 1; }
@@ -244,4 +293,85 @@ TEST_CASE("scoped pause: a crash while paused resumes the guest before the proce
         // Killed by the signal, or (sanitizer builds) ended by the sanitizer's report of it.
         CHECK((WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)));
     }
+}
+
+TEST_CASE("scoped pause: SIGKILL at the pause: the guardian resumes the guest and the lock says so")
+{
+    LockDirectory locks;
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::close(fds[0]);
+        LiveGuest guest("qemu-5-6");
+        guest.guardian_pipe = fds[1];
+        vmi::ScopedPause pause(guest, true, {0ms, 0ms});
+        ::kill(::getpid(), SIGKILL);
+        ::_exit(0); // not reached
+    }
+    ::close(fds[1]);
+    char seen = 0;
+    ssize_t n = ::read(fds[0], &seen, 1); // the guardian's resume, or EOF when every writer is gone
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    CHECK(n == 1);
+    CHECK(seen == 'G');
+    // The guardian records its resume before it ends and closes the pipe.
+    char rest = 0;
+    CHECK(::read(fds[0], &rest, 1) == 0);
+    ::close(fds[0]);
+    CHECK(read_file(locks.path + "/qemu-5-6.lock") == fmt::format("{} resumed\n", child));
+}
+
+TEST_CASE("scoped pause: no guardian resume after a normal end, or for a guest paused by someone else")
+{
+    LockDirectory locks;
+    for (bool paused_before : {false, true}) {
+        CAPTURE(paused_before);
+        int fds[2];
+        REQUIRE(::pipe(fds) == 0);
+        {
+            LiveGuest guest("qemu-7-8");
+            guest.paused_before = paused_before;
+            guest.guardian_pipe = fds[1];
+            vmi::ScopedPause pause(guest, true, {0ms, 0ms});
+            pause.resume();
+            CHECK(guest.resumes == (paused_before ? 0 : 1));
+        }
+        ::close(fds[1]);
+        char seen = 0;
+        CHECK(::read(fds[0], &seen, 1) == 0); // the guardian ended without a resume
+        ::close(fds[0]);
+        std::string record = read_file(locks.path + "/qemu-7-8.lock");
+        CHECK(record == fmt::format("{} {}\n", ::getpid(), paused_before ? "locked " : "resumed"));
+    }
+}
+
+TEST_CASE("scoped pause: a pause that a dead tool left in force is resumed by the next one, or by itself")
+{
+    LockDirectory locks;
+    std::string lock = locks.path + "/qemu-9-10.lock";
+    std::ofstream(lock) << "4242 paused \n";
+    LiveGuest guest("qemu-9-10");
+    guest.paused_before = true;
+    {
+        vmi::ScopedPause pause(guest, true, {0ms, 0ms});
+        CHECK(guest.resumes == 1); // the abandoned pause, before ours
+        CHECK(guest.pauses == 1);
+        pause.resume();
+    }
+    CHECK(guest.resumes == 2);
+    CHECK(read_file(lock) == fmt::format("{} resumed\n", ::getpid()));
+
+    std::ofstream(lock) << "4242 paused \n";
+    guest.paused_before = true;
+    CHECK(vmi::resume_abandoned_pause(guest, 0ms));
+    CHECK(guest.resumes == 3);
+    CHECK_FALSE(vmi::resume_abandoned_pause(guest, 0ms)); // recorded as resumed now
+    // A guest paused by someone else, with no dead tool on record, is left alone.
+    guest.paused_before = true;
+    CHECK_FALSE(vmi::resume_abandoned_pause(guest, 0ms));
+    CHECK(guest.paused_before);
 }

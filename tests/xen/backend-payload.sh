@@ -105,6 +105,33 @@ step ps-paused ./vmi-ps -c "$C" "$N" -o pid,name --no-headers -r -v
 state "$N" > "$O/state-paused-after.txt"
 xl unpause "$N"
 
+# SIGKILL at the pause (a --check, the longest pause): the tool's guardian resumes the
+# domain; with the guardian killed too (as systemd kills a unit's control group), the
+# domain stays paused until --resume-abandoned (the units' ExecStopPost) resumes it.
+# killed_at_pause NAME [both]: NAME.err (the tool's -v), NAME.state-at-kill,
+# NAME.state-after (a second later), NAME.lock (the pause lock's record), NAME.pid.
+killed_at_pause() {
+    phase "SIGKILL at the pause: $1"
+    ./vmi-ps -c "$C" "$N" --check --max-pause 0 -v > /dev/null 2> "$O/$1.err" &
+    tool=$!
+    echo "$tool" > "$O/$1.pid"
+    tries=0
+    while [ $tries -lt 1200 ] && ! grep -q "guest paused" "$O/$1.err"; do sleep 0.1; tries=$((tries + 1)); done
+    state "$N" > "$O/$1.state-at-kill"
+    guardian=$(sed -n 's/.*pause guardian started (pid \([0-9]*\)).*/\1/p' "$O/$1.err" | head -n 1)
+    if [ "$2" = both ] && [ -n "$guardian" ]; then kill -9 "$guardian"; fi
+    kill -9 "$tool"
+    wait "$tool"
+    sleep 1
+    state "$N" > "$O/$1.state-after"
+    cat "/run/vmitools/xen-$DOMU_ID-$N.lock" > "$O/$1.lock" 2>&1
+}
+killed_at_pause killed
+killed_at_pause killed-both both
+step resume-abandoned ./vmi-ps -c "$C" "$N" --resume-abandoned
+state "$N" > "$O/state-resumed-abandoned.txt"
+xl unpause "$N" 2>/dev/null # whatever the tools did, the rest runs on a running domain
+
 # Errors, one line each.
 step err-name ./vmi-ps --backend xen $FLAGS no-such-domain
 step err-domid ./vmi-ps --domid 4242 $FLAGS

@@ -10,6 +10,8 @@ Checked here, on the host, against what the domU reported about itself:
 - vmi-write: a sleep process renamed through its task_struct's comm (a dry run first,
   which changes nothing), then linux_banner written and written back;
 - a domain that someone else paused is left paused; the domU runs at the end;
+- SIGKILL of a tool at the pause: its guardian unpauses the domain; with the
+  guardian killed too, --resume-abandoned does;
 - then, one after the other, the same kernel as a PVH domU (tools with --sysmap and
   --btf) and as an HVM domU (hvmloader, SeaBIOS, the qemu-xen device model; tools with
   nothing but its name): processes, modules, banner and a vmi-write on each;
@@ -65,6 +67,30 @@ class Payload:
     def step(self, name):
         rc = self.text(f"{name}.rc").strip()
         return (int(rc) if rc.lstrip("-").isdigit() else None), self.text(f"{name}.out"), self.text(f"{name}.err")
+
+
+def check_killed_at_pause(results, p):
+    """SIGKILL of vmi-ps --check at the pause (backend-payload.sh killed_at_pause)."""
+    pid = p.text("killed.pid").strip()
+    at_kill, after = p.text("killed.state-at-kill").strip(), p.text("killed.state-after").strip()
+    err, lock = p.text("killed.err"), p.text("killed.lock").split()
+    results.check("p" in at_kill and after and "p" not in after and "its guardian resumes the guest" in err
+                  and lock == [pid, "resumed"],
+                  f"SIGKILL at the pause: the guardian unpauses the domain (state {at_kill!r} -> {after!r}, "
+                  f"lock {' '.join(lock)})", err[-1500:])
+    pid = p.text("killed-both.pid").strip()
+    at_kill, after = p.text("killed-both.state-at-kill").strip(), p.text("killed-both.state-after").strip()
+    lock = p.text("killed-both.lock").split()
+    results.check("p" in at_kill and "p" in after and lock == [pid, "paused"],
+                  f"the tool and its guardian both killed at the pause: the domain stays paused and the pause "
+                  f"lock names the dead tool (state {after!r}, lock {' '.join(lock)})",
+                  p.text("killed-both.err")[-1500:])
+    rc, out, err = p.step("resume-abandoned")
+    state = p.text("state-resumed-abandoned.txt").strip()
+    results.check(rc == 0 and out == "" and f"vmitools pid {pid} died with this guest paused" in err
+                  and state and "p" not in state,
+                  f"--resume-abandoned unpauses the domain the dead tool left paused, and says so (state {state!r})",
+                  f"rc={rc} {err[-800:]}")
 
 
 def make_payload(args, payload_dir):
@@ -372,6 +398,8 @@ def check_payload(results, out_dir, tools, options):
                   and "guest resumed" not in err and len(out.splitlines()) > 20,
                   f"a domain paused by someone else (xl pause) is read and left paused (state {before_state!r} -> "
                   f"{after_state!r})", err[-1500:])
+
+    check_killed_at_pause(results, p)
 
     for step, words, what in (("err-name", "no such Xen domain: 'no-such-domain'", "an unknown domain name"),
                               ("err-domid", "no such Xen domain: domid 4242", "an unknown --domid"),

@@ -1,5 +1,9 @@
 #include "common/PauseOptions.hpp"
 
+#include "common/Guest.hpp"
+#include "common/ToolMain.hpp"
+#include "vmi/base/Error.hpp"
+
 namespace vmi {
 
 PauseLimits PauseOptions::limits() const
@@ -20,6 +24,21 @@ void add_pause_options(CLI::App& app, PauseOptions& options, bool offer_no_pause
                    "Longest to wait, in ms, while another vmitools tool has the same guest paused")
         ->default_val(options.lock_wait_ms)
         ->check(CLI::Range(std::int64_t{0}, std::int64_t{3600000}));
+}
+
+void add_resume_abandoned_option(CLI::App& app, PauseOptions& options)
+{
+    app.add_flag("--resume-abandoned", options.resume_abandoned,
+                 "Only resume the guest if a vmitools process died with it paused (its pause lock says so), and "
+                 "do nothing else: a systemd unit's ExecStopPost");
+}
+
+int run_resume_abandoned(const GuestOptions& guest, const PauseOptions& options)
+{
+    Guest opened(guest);
+    if (!opened.memory().live()) fail("--resume-abandoned needs a running guest, not a file");
+    resume_abandoned_pause(opened.memory(), std::chrono::milliseconds(options.lock_wait_ms));
+    return EXIT_OK;
 }
 
 } // namespace vmi

@@ -50,6 +50,7 @@ struct LsmodOptions {
 
 int run(LsmodOptions& options)
 {
+    if (options.pause.resume_abandoned) return vmi::run_resume_abandoned(options.guest, options.pause);
     if (options.check) return vmi::run_module_check(options.guest, options.table, options.all, options.pause);
     if (options.all) vmi::fail("--all goes with --check");
     vmi::OutputFormat format = options.guest.format();
@@ -77,6 +78,7 @@ int main(int argc, char** argv)
             vmi::add_guest_options(app, options.guest);
             vmi::add_table_options(app, options.table, columns());
             vmi::add_pause_options(app, options.pause, /*offer_no_pause=*/true);
+            vmi::add_resume_abandoned_option(app, options.pause);
             app.add_flag("--check", options.check,
                          "Cross-view check: compare the module list, sysfs (module_kset), the module tree "
                          "(mod_tree) and a scan of the module area; print the modules some view hides, exit 1 if there "

@@ -95,6 +95,7 @@ void keep_pids(std::vector<vmi::LinuxTask>& tasks, const std::vector<std::int64_
 
 int run(PsOptions& options)
 {
+    if (options.pause.resume_abandoned) return vmi::run_resume_abandoned(options.guest, options.pause);
     if (options.check) {
         if (options.threads || !options.pids.empty())
             vmi::fail("--threads and --pid do not go with --check (it compares every task, threads included)");
@@ -144,6 +145,7 @@ int main(int argc, char** argv)
             app.add_flag("--threads", options.threads, "List every thread, not only each process's leader");
             app.add_option("--pid", options.pids, "Only this process (repeatable)");
             vmi::add_pause_options(app, options.pause, /*offer_no_pause=*/true);
+            vmi::add_resume_abandoned_option(app, options.pause);
             app.add_flag(
                 "--check", options.check,
                 "Cross-view check: compare the task list, the PID table, the children lists, the thread "

@@ -5,6 +5,25 @@
 
 namespace vmi {
 
+void LivePause::request_sent()
+{
+    if (PauseWitness* witness = witness_.load()) witness->pause_requested();
+    sent_ = true;
+}
+
+void LivePause::request_undone()
+{
+    sent_ = false;
+    tell_over();
+}
+
+void LivePause::tell_over() noexcept
+{
+    if (PauseWitness* witness = witness_.load()) witness->pause_over();
+}
+
+void LivePause::resumed_from_signal_handler() noexcept { tell_over(); }
+
 void LivePause::started()
 {
     paused_at_ = std::chrono::steady_clock::now();
@@ -27,6 +46,7 @@ void LivePause::resumed_early()
     resumed_at_ = std::chrono::steady_clock::now();
     resumed_early_ = true;
     sent_ = false;
+    tell_over();
 }
 
 void LivePause::resumed()
@@ -34,6 +54,7 @@ void LivePause::resumed()
     bool early = resumed_early_.load();
     if (!early) resumed_at_ = std::chrono::steady_clock::now();
     sent_ = false;
+    tell_over();
     diag::note("guest resumed after {:.1f} ms paused{}",
                std::chrono::duration<double, std::milli>(resumed_at_ - paused_at_).count(),
                early ? " (the time limit ran out)" : "");

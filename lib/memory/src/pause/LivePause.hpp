@@ -9,14 +9,16 @@
 #include <mutex>
 #include <string>
 
+#include "vmi/memory/PauseWitness.hpp"
+
 namespace vmi {
 
 class LivePause {
 public:
     // Just before the backend asks the hypervisor to pause the guest, and if
     // that request surely did not pause it.
-    void request_sent() { sent_ = true; }
-    void request_undone() { sent_ = false; }
+    void request_sent();
+    void request_undone();
     // The guest is paused by us: the clock starts, reads are allowed.
     void started();
 
@@ -34,11 +36,18 @@ public:
     void throw_if_expired() const;
 
     // For a crash handler: true once if our pause request went out and no
-    // resume has undone it yet.
+    // resume has undone it yet; then, once it sent the resume:
     bool take_unresumed() noexcept { return sent_.exchange(false); }
+    void resumed_from_signal_handler() noexcept;
+
+    // Told of every request and of its end from now on (nullptr: no one).
+    void set_witness(PauseWitness* witness) { witness_ = witness; }
 
 private:
+    void tell_over() noexcept;
+
     std::atomic<bool> sent_{false};
+    std::atomic<PauseWitness*> witness_{nullptr};
     std::atomic<bool> expired_{false};
     std::atomic<bool> resumed_early_{false};
     mutable std::mutex why_mutex_;

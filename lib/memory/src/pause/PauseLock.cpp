@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -38,11 +39,31 @@ std::string file_name(const std::string& key)
     return out + ".lock";
 }
 
+// The states are padded to one width, so a record overwrites the last one
+// whole without truncating the file (which a signal handler had better not).
+constexpr const char* LOCKED = "locked ";
+constexpr const char* PAUSED = "paused ";
+constexpr const char* RESUMED = "resumed";
+
+struct LockRecord {
+    int pid = 0;
+    std::string state;
+};
+
+LockRecord read_record(int fd)
+{
+    char text[64] = {};
+    ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
+    LockRecord out;
+    if (n <= 0) return out;
+    char state[16] = {};
+    if (std::sscanf(text, "%d %15s", &out.pid, state) >= 1) out.state = state;
+    return out;
+}
+
 std::string holder_of(int fd)
 {
-    char text[32] = {};
-    ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
-    int pid = n > 0 ? std::atoi(text) : 0;
+    int pid = read_record(fd).pid;
     return pid > 0 ? fmt::format("pid {}", pid) : std::string("pid unknown");
 }
 
@@ -97,11 +118,26 @@ PauseLock::PauseLock(const std::string& key, std::chrono::milliseconds wait)
         step = std::min(step * 2, std::chrono::microseconds(20000));
     }
     waited_ = std::chrono::steady_clock::now() - start;
-    // Only a waiter's message would miss the pid if this fails.
-    std::string pid = fmt::format("{}\n", ::getpid());
-    if (::ftruncate(fd_, 0) == 0) {
-        [[maybe_unused]] ssize_t written = ::pwrite(fd_, pid.data(), pid.size(), 0);
-    }
+    // We hold the lock, so its last holder is gone: "paused" means it died
+    // with its pause in force.
+    if (LockRecord last = read_record(fd_); last.state == "paused" && last.pid > 0) abandoned_by_ = last.pid;
+    auto make = [](Record& out, const char* state) {
+        std::string text = fmt::format("{} {}\n", ::getpid(), state);
+        std::copy_n(text.begin(), std::min(text.size(), out.size() - 1), out.begin());
+    };
+    make(paused_record_, PAUSED);
+    make(resumed_record_, RESUMED);
+    Record locked{};
+    make(locked, LOCKED);
+    // Only a waiter's message and the next holder would miss this if it fails.
+    if (::ftruncate(fd_, 0) == 0) record(locked);
+}
+
+void PauseLock::record(const Record& text) const noexcept
+{
+    std::size_t size = 0;
+    while (size < text.size() && text[size] != '\0') ++size;
+    [[maybe_unused]] ssize_t written = ::pwrite(fd_, text.data(), size, 0);
 }
 
 PauseLock::~PauseLock()

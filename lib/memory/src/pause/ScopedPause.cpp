@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "DeferredSignals.hpp"
+#include "PauseGuardian.hpp"
 #include "PauseLock.hpp"
 #include "SignalFreeThread.hpp"
 #include "vmi/base/Diagnostics.hpp"
@@ -12,6 +13,20 @@ namespace vmi {
 namespace {
 
 std::optional<std::string> unreported_failure;
+
+// Resumes the guest if the lock's last holder died with it paused, and says so.
+bool resume_if_abandoned(MemorySource& memory, const PauseLock& lock)
+{
+    int pid = lock.abandoned_by();
+    if (pid == 0) return false;
+    bool resumed = memory.resume_if_paused();
+    if (resumed)
+        diag::warn("vmitools pid {} died with this guest paused and nothing resumed it: resumed it now", pid);
+    else
+        diag::note("vmitools pid {} died at its pause, but the guest runs", pid);
+    lock.record_resumed();
+    return resumed;
+}
 
 std::string expiry_message(std::chrono::milliseconds limit)
 {
@@ -29,33 +44,42 @@ ScopedPause::ScopedPause(MemorySource& memory, bool enabled, PauseLimits limits)
         lock_ = std::make_unique<PauseLock>(key, limits.lock_wait);
         diag::note("pause lock {} taken after {:.1f} ms", lock_->path(),
                    std::chrono::duration<double, std::milli>(lock_->waited()).count());
+        resume_abandoned();
     }
     // Signals are held back before pausing, so none lands between the pause
     // and the point where the destructor is sure to run.
     // A fault from the moment the stop may be on its way resumes the guest
     // (the source acts on that only once it has sent the stop).
     signals_ = std::make_unique<DeferredSignals>();
-    DeferredSignals::resume_on_fault(&memory_);
     try {
+        if (memory_.live()) {
+            guardian_ = std::make_unique<PauseGuardian>(memory_, lock_.get());
+            memory_.set_pause_witness(guardian_.get());
+        }
+        DeferredSignals::resume_on_fault(&memory_);
         paused_ = memory_.pause();
     } catch (...) {
-        DeferredSignals::resume_on_fault(nullptr);
-        signals_.reset();
-        lock_.reset();
+        release();
         throw;
     }
     if (!paused_) {
         // Paused by someone else, or a source that does not run: nothing of
         // ours to resume, so nothing to guard.
-        DeferredSignals::resume_on_fault(nullptr);
-        signals_.reset();
-        lock_.reset();
+        release();
         return;
     }
     ended_ = false;
     uncaught_at_start_ = std::uncaught_exceptions();
     max_pause_ = limits.max_pause;
     if (max_pause_.count() > 0) watchdog_ = signal_free_thread([this] { watch(); });
+}
+
+bool resume_abandoned_pause(MemorySource& memory, std::chrono::milliseconds lock_wait)
+{
+    std::string key = memory.guest_key();
+    if (key.empty()) return false;
+    PauseLock lock(key, lock_wait);
+    return resume_if_abandoned(memory, lock);
 }
 
 ScopedPause::~ScopedPause()
@@ -76,6 +100,8 @@ void ScopedPause::resume()
     if (resume_failure_) throw Error(*resume_failure_);
     if (expired_) throw Error(expiry_message(max_pause_));
 }
+
+void ScopedPause::resume_abandoned() { resume_if_abandoned(memory_, *lock_); }
 
 std::optional<std::string> ScopedPause::take_unreported_failure()
 {
@@ -115,7 +141,15 @@ void ScopedPause::end()
         resume_failure_ = fmt::format("could not resume the guest: {}; it may still be paused: resume it with {}",
                                       e.what(), how.empty() ? "the hypervisor's own tools" : how);
     }
+    release();
+}
+
+void ScopedPause::release()
+{
     DeferredSignals::resume_on_fault(nullptr);
+    memory_.set_pause_witness(nullptr);
+    // Ends at once when the guest was resumed; else it tries once more.
+    guardian_.reset();
     // The lock goes before the signals: a Ctrl-Z that acts now stops this
     // tool with the guest running and no one kept waiting for the lock.
     lock_.reset();

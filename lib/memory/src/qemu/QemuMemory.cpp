@@ -225,7 +225,20 @@ std::string QemuMemory::resume_command() const { return monitor_->resume_command
 
 void QemuMemory::resume_from_signal_handler() noexcept
 {
-    if (pause_.take_unresumed()) monitor_->cont_from_signal_handler();
+    if (!pause_.take_unresumed()) return;
+    monitor_->cont_from_signal_handler();
+    pause_.resumed_from_signal_handler();
+}
+
+void QemuMemory::resume_signal_safe() noexcept { monitor_->cont_from_signal_handler(); }
+
+bool QemuMemory::resume_if_paused()
+{
+    if (monitor_->running()) return false;
+    monitor_->cont();
+    registers_.reset();
+    for (auto& access : paths_) access->invalidate();
+    return true;
 }
 
 bool QemuMemory::writable() const { return writable_; }

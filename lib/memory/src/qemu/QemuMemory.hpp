@@ -32,6 +32,9 @@ public:
     std::string guest_key() const override;
     std::string resume_command() const override;
     void resume_from_signal_handler() noexcept override;
+    void resume_signal_safe() noexcept override;
+    bool resume_if_paused() override;
+    void set_pause_witness(PauseWitness* witness) override { pause_.set_witness(witness); }
     void expire_pause(const std::string& why) override;
     bool writable() const override;
     std::string describe() const override;

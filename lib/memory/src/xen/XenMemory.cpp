@@ -53,6 +53,9 @@ XenMemory::XenMemory(std::unique_ptr<XenDomain> domain, bool writable) : domain_
     if (writable_)
         writable_pages_ = std::make_unique<XenFrameCache>(
             *domain_, [this](std::uint64_t pfn) { return frame_of(pfn); }, PROT_READ | PROT_WRITE, 1, 256);
+    // Prepared now: the pause guardian is forked before the first pause.
+    resume_by_xl_ =
+        std::make_unique<SignalSafeCommand>("xl", std::vector<std::string>{"unpause", std::to_string(domain_->id())});
 }
 
 XenMemory::~XenMemory() = default;
@@ -191,9 +194,6 @@ bool XenMemory::pause()
         diag::note("{} is paused already; it stays paused", domain_->describe());
         return false;
     }
-    if (!resume_by_xl_)
-        resume_by_xl_ = std::make_unique<SignalSafeCommand>(
-            "xl", std::vector<std::string>{"unpause", std::to_string(domain_->id())});
     pause_.request_sent();
     try {
         domain_->pause();
@@ -230,7 +230,19 @@ void XenMemory::expire_pause(const std::string& why)
 
 void XenMemory::resume_from_signal_handler() noexcept
 {
-    if (pause_.take_unresumed() && resume_by_xl_) resume_by_xl_->run(10000);
+    if (!pause_.take_unresumed()) return;
+    resume_signal_safe();
+    pause_.resumed_from_signal_handler();
+}
+
+void XenMemory::resume_signal_safe() noexcept { resume_by_xl_->run(10000); }
+
+bool XenMemory::resume_if_paused()
+{
+    if (!domain_->paused()) return false;
+    drop_mappings();
+    domain_->unpause();
+    return true;
 }
 
 std::string XenMemory::guest_key() const { return fmt::format("xen-{}-{}", domain_->id(), domain_->name()); }

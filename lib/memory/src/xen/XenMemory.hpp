@@ -56,6 +56,9 @@ public:
     // `xl unpause DOMID`, prepared beforehand: libxenctrl is not
     // async-signal-safe.
     void resume_from_signal_handler() noexcept override;
+    void resume_signal_safe() noexcept override;
+    bool resume_if_paused() override;
+    void set_pause_witness(PauseWitness* witness) override { pause_.set_witness(witness); }
     bool writable() const override { return writable_; }
     std::string describe() const override;
 

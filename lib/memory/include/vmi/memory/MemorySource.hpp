@@ -17,6 +17,8 @@
 
 namespace vmi {
 
+class PauseWitness;
+
 // A run of guest-physical addresses backed by RAM: [start, start + size).
 struct PhysicalRange {
     std::uint64_t start = 0;
@@ -63,6 +65,17 @@ public:
     // paused it or sent the stop that pauses it, and not yet resumed it:
     // async-signal-safe, best effort, reports nothing.
     virtual void resume_from_signal_handler() noexcept {}
+    // Resumes the guest whoever paused it, async-signal-safe and best effort,
+    // reporting nothing: what the pause guardian runs (a process forked before
+    // the pause, see ScopedPause) when this one died with the guest paused.
+    virtual void resume_signal_safe() noexcept {}
+    // Resumes the guest if it is paused, whoever paused it, and says whether
+    // it was: for a guest that a vmitools process which died left paused.
+    // Throws vmi::Error when the state cannot be read or the resume fails.
+    virtual bool resume_if_paused() { return false; }
+    // Tells `witness` (nullptr: no one) when a pause request of this source
+    // goes out and when that pause is over (see PauseWitness.hpp).
+    virtual void set_pause_witness(PauseWitness* /*witness*/) {}
     // Ends a pause early, called from another thread (the pause time limit)
     // while this one may be reading: resumes the guest now, and from then on
     // every read and write throws vmi::Error(why) until the next pause(), so a

@@ -10,7 +10,12 @@
 //   resumes it.
 // - Every signal that can be caught is held back and acts once the guest
 //   runs again; a crash resumes the guest first (see DeferredSignals in
-//   src/). SIGKILL and SIGSTOP cannot be caught: nothing can help there.
+//   src/).
+// - A guardian process resumes the guest if this one dies at the pause by a
+//   signal no one can catch (SIGKILL, the OOM killer; see PauseGuardian in
+//   src/). The pause lock records the pause, so the next run of any tool on
+//   the guest resumes one that a dead tool and its guardian left paused, and
+//   says so.
 // - The pause lasts at most `max_pause`: a thread resumes the guest when
 //   that runs out, and every read and write fails from then on, so the tool
 //   stops with an error instead of reading a running guest as if paused.
@@ -27,6 +32,7 @@
 namespace vmi {
 
 class DeferredSignals;
+class PauseGuardian;
 class PauseLock;
 
 struct PauseLimits {
@@ -60,8 +66,12 @@ public:
     static std::optional<std::string> take_unreported_failure();
 
 private:
-    // Resumes (unless the time limit did), releases the lock, restores the signals.
+    // Resumes (unless the time limit did), then release().
     void end();
+    // Ends the guardian, releases the lock, restores the signals.
+    void release();
+    // Resumes the guest if the lock's last holder died with it paused.
+    void resume_abandoned();
     void watch();
 
     MemorySource& memory_;
@@ -70,6 +80,7 @@ private:
     int uncaught_at_start_ = 0;
     std::unique_ptr<PauseLock> lock_;
     std::unique_ptr<DeferredSignals> signals_;
+    std::unique_ptr<PauseGuardian> guardian_;
     std::chrono::milliseconds max_pause_{0};
     std::optional<std::string> resume_failure_;
     // The time-limit thread; expired_ is written by it before end() joins it.
@@ -79,5 +90,12 @@ private:
     bool stop_watching_ = false;
     bool expired_ = false;
 };
+
+// For a unit's ExecStopPost, after systemd killed a tool and its guardian
+// together: takes the guest's pause lock (waiting at most `lock_wait`) and,
+// if its last holder died with its pause in force, resumes the guest and
+// says so on stderr. Returns whether it resumed the guest. Throws vmi::Error
+// when the lock does not come or the guest cannot be resumed.
+bool resume_abandoned_pause(MemorySource& memory, std::chrono::milliseconds lock_wait);
 
 } // namespace vmi

@@ -1,0 +1,131 @@
+#include "PauseGuardian.hpp"
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "PauseLock.hpp"
+#include "vmi/base/Diagnostics.hpp"
+#include "vmi/base/Error.hpp"
+#include "vmi/memory/MemorySource.hpp"
+
+namespace vmi {
+namespace {
+
+void write_all(int fd, const std::string& text) noexcept
+{
+    const char* data = text.data();
+    std::size_t size = text.size();
+    while (size > 0) {
+        ssize_t n = ::write(fd, data, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+}
+
+// The guardian's life, in the forked child: only async-signal-safe calls
+// (the parent may have had threads). Never returns.
+[[noreturn]] void guard(int words, MemorySource& memory, const PauseLock* lock, const std::string& message) noexcept
+{
+    ::setsid();
+    // What the tool held back or handled means nothing here; what would end
+    // the tool from its terminal or its group must not end the guardian.
+    struct sigaction action {};
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    for (int signal = 1; signal < NSIG; ++signal)
+        if (signal != SIGKILL && signal != SIGSTOP) ::sigaction(signal, &action, nullptr);
+    action.sa_handler = SIG_IGN;
+    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2,
+                       SIGALRM, SIGXCPU, SIGVTALRM, SIGPROF})
+        ::sigaction(signal, &action, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Not the tool's input or output: a script reading the tool's stdout to
+    // its end must not wait for the guardian. stderr stays, for the message.
+    if (int null = ::open("/dev/null", O_RDWR | O_CLOEXEC); null >= 0) {
+        ::dup2(null, STDIN_FILENO);
+        ::dup2(null, STDOUT_FILENO);
+        ::close(null);
+    }
+
+    char last = 'R';
+    for (;;) {
+        char word = 0;
+        ssize_t n = ::read(words, &word, 1);
+        if (n == 1) {
+            last = word;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        break; // the tool is gone, or done with the pause
+    }
+    if (last == 'P') {
+        write_all(STDERR_FILENO, message);
+        memory.resume_signal_safe();
+        if (lock) lock->record_resumed();
+    }
+    ::_exit(0);
+}
+
+} // namespace
+
+PauseGuardian::PauseGuardian(MemorySource& memory, const PauseLock* lock) : lock_(lock)
+{
+    int ends[2] = {-1, -1};
+    if (::pipe2(ends, O_CLOEXEC) != 0) fail("cannot make the pause guardian's pipe: {}", std::strerror(errno));
+    // Made before the fork: the child may not allocate.
+    std::string message = fmt::format("{}: pid {} ended with the guest paused: its guardian resumes the guest\n",
+                                      diag::program(), ::getpid());
+    pid_t child = ::_Fork();
+    if (child < 0) {
+        int err = errno;
+        ::close(ends[0]);
+        ::close(ends[1]);
+        fail("cannot start the pause guardian: {}", std::strerror(err));
+    }
+    if (child == 0) {
+        ::close(ends[1]);
+        guard(ends[0], memory, lock, message);
+    }
+    ::close(ends[0]);
+    pipe_ = ends[1];
+    pid_ = child;
+    diag::note("pause guardian started (pid {})", pid_);
+}
+
+PauseGuardian::~PauseGuardian()
+{
+    ::close(pipe_);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+}
+
+void PauseGuardian::tell(char word) const noexcept
+{
+    while (::write(pipe_, &word, 1) < 0 && errno == EINTR) {
+    }
+}
+
+void PauseGuardian::pause_requested() noexcept
+{
+    if (lock_) lock_->record_paused();
+    tell('P');
+}
+
+void PauseGuardian::pause_over() noexcept
+{
+    tell('R');
+    if (lock_) lock_->record_resumed();
+}
+
+} // namespace vmi
