@@ -10,7 +10,9 @@ the guest's /init with one line added that starts the loop.
 
 Then `vmi-ps --check` runs 100 times in a row, each pausing the guest once for
 all its views: every run must exit 0 with no finding and no warning, however
-the pause catches a process (being forked, exiting, a zombie, reaped). A few
+the pause catches a process (being forked, exiting, a zombie, reaped), and
+whatever died or started between the RAM scan (done before the pause, with
+the guest running) and the pause. A few
 runs also compare with the guest's own list, asked for right before the check:
 processes that ended or started in between must not be findings. And the guest
 must run afterwards. Times are printed: each run's, and the paused window
@@ -124,6 +126,12 @@ def check_guest(results, tools, name, guest_dir, scratch):
         results.check(rc == 0 and paused and len(count) == 2 and count[0] > 20 and abs(count[0] - count[1]) < 10,
                       f"{name} live: -v: {paused[0].split('vmi-ps: ')[-1] if paused else 'no pause reported'}; the "
                       f"RAM scan finds about as many tasks as the PID table ({count})", err[-1500:])
+        lines = err.splitlines()
+        ahead = [i for i, line in enumerate(lines) if "scan of guest RAM ahead of the pause" in line]
+        pause_at = [i for i, line in enumerate(lines) if line.endswith("guest paused")]
+        results.check(ahead and pause_at and ahead[0] < pause_at[0],
+                      f"{name} live: the RAM scan runs before the pause, with the guest running; the pause reads "
+                      "again only what it found", err[-1500:])
         results.check(guest.running(), f"{name} live: the guest runs after the checks")
     finally:
         if guest is not None:

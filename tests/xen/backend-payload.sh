@@ -108,23 +108,31 @@ xl unpause "$N"
 # SIGKILL at the pause (a --check, the longest pause): the tool's guardian resumes the
 # domain; with the guardian killed too (as systemd kills a unit's control group), the
 # domain stays paused until --resume-abandoned (the units' ExecStopPost) resumes it.
-# killed_at_pause NAME [both]: NAME.err (the tool's -v), NAME.state-at-kill,
-# NAME.state-after (a second later), NAME.lock (the pause lock's record), NAME.pid.
+# killed_at_pause NAME [both]: NAME.err (the tool's -v), NAME.pid, NAME.attempts,
+# NAME.state-after (a second after the kill), NAME.lock (the pause lock's record, from
+# the file -v names). The kill comes once -v says "guest paused"; a run whose walk was
+# over before the kill came ("guest resumed") is run again, up to 5 times.
 killed_at_pause() {
     phase "SIGKILL at the pause: $1"
-    ./vmi-ps -c "$C" "$N" --check --max-pause 0 -v > /dev/null 2> "$O/$1.err" &
-    tool=$!
+    attempt=1
+    while :; do
+        ./vmi-ps -c "$C" "$N" --check --max-pause 0 -v > /dev/null 2> "$O/$1.err" &
+        tool=$!
+        tries=0
+        while [ $tries -lt 2400 ] && ! grep -q "guest paused" "$O/$1.err"; do sleep 0.05; tries=$((tries + 1)); done
+        guardian=$(sed -n 's/.*pause guardian started (pid \([0-9]*\)).*/\1/p' "$O/$1.err" | head -n 1)
+        if [ "$2" = both ] && [ -n "$guardian" ]; then kill -9 "$guardian"; fi
+        kill -9 "$tool"
+        wait "$tool"
+        if ! grep -q "guest resumed" "$O/$1.err" || [ $attempt -ge 5 ]; then break; fi
+        attempt=$((attempt + 1))
+    done
     echo "$tool" > "$O/$1.pid"
-    tries=0
-    while [ $tries -lt 1200 ] && ! grep -q "guest paused" "$O/$1.err"; do sleep 0.1; tries=$((tries + 1)); done
-    state "$N" > "$O/$1.state-at-kill"
-    guardian=$(sed -n 's/.*pause guardian started (pid \([0-9]*\)).*/\1/p' "$O/$1.err" | head -n 1)
-    if [ "$2" = both ] && [ -n "$guardian" ]; then kill -9 "$guardian"; fi
-    kill -9 "$tool"
-    wait "$tool"
+    echo "$attempt" > "$O/$1.attempts"
     sleep 1
     state "$N" > "$O/$1.state-after"
-    cat "/run/vmitools/xen-$DOMU_ID-$N.lock" > "$O/$1.lock" 2>&1
+    lock=$(sed -n 's/.*pause lock \(.*\) taken after.*/\1/p' "$O/$1.err" | head -n 1)
+    cat "$lock" > "$O/$1.lock" 2>&1
 }
 killed_at_pause killed
 killed_at_pause killed-both both

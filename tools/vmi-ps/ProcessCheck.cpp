@@ -81,9 +81,15 @@ TaskCrossView check_one(const GuestOptions& guest_options, const ProcessCheckOpt
     // Right before the pause: what starts or ends in between is told apart by
     // the cross-view (started after the list, or in the list and ended).
     if (options.agent) guest_list = agent_process_list(guest.session());
+    // The scan of all RAM runs first, with a live guest running, so that the
+    // pause does not grow with RAM; paused, only what it found is read again.
+    std::optional<TaskScanCandidates> scanned;
+    if (!options.no_scan && guest.memory().live() && !options.pause.no_pause) scanned = kernel.scan_for_tasks();
     // One pause for every view, so that they describe the same moment (-v:
     // the memory source says how long it was paused).
-    return with_paused_walk(guest, options.pause, [&] { return kernel.check_tasks(guest_list, !options.no_scan); });
+    return with_paused_walk(guest, options.pause, [&] {
+        return kernel.check_tasks(guest_list, !options.no_scan, 1 << 22, scanned ? &*scanned : nullptr);
+    });
 }
 
 int exit_status(const TaskCrossView& check)

@@ -158,7 +158,8 @@ int main(int argc, char** argv)
                          "With --check: every running libvirt domain of --uri, one JSON line each ({domain, "
                          "tasks, warnings, problems, exit} or {domain, error, exit}); exit 1 if any has a finding");
             app.add_flag("--no-scan", options.check_options.no_scan,
-                         "With --check: skip the scan of guest RAM for task_structs (the longest part of the pause)");
+                         "With --check: skip the scan of guest RAM for task_structs (the longest part of a check; a "
+                         "live guest runs during it, before the pause)");
             app.add_option("--guest-ps", options.check_options.guest_ps,
                            "With --check: the guest's own process list (ps -e -o pid=,comm= or the numeric "
                            "names in /proc), a file or - for stdin")

@@ -33,14 +33,32 @@ MappedFile::MappedFile(const std::string& path, bool writable, std::string_view 
     int prot = PROT_READ | (writable ? PROT_WRITE : 0);
     void* map = ::mmap(nullptr, size_, prot, MAP_SHARED, fd, 0);
     int err = errno;
-    ::close(fd);
-    if (map == MAP_FAILED) fail("cannot map {} '{}': {}", kind, path, std::strerror(err));
+    if (map == MAP_FAILED) {
+        ::close(fd);
+        fail("cannot map {} '{}': {}", kind, path, std::strerror(err));
+    }
     data_ = static_cast<std::uint8_t*>(map);
+    fd_ = fd; // kept for read_at()
 }
 
 MappedFile::~MappedFile()
 {
     if (data_) ::munmap(data_, size_);
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void MappedFile::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const
+{
+    if (offset > size_ || out.size() > size_ - offset)
+        fail("read of {} bytes at offset {:#x} runs past the end of '{}'", out.size(), offset, path_);
+    std::size_t done = 0;
+    while (done < out.size()) {
+        ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail("cannot read '{}' at offset {:#x}: {}", path_, offset + done, std::strerror(errno));
+        if (n == 0) fail("'{}' ended at offset {:#x} (was it truncated?)", path_, offset + done);
+        done += static_cast<std::size_t>(n);
+    }
 }
 
 std::uint8_t* MappedFile::mutable_data()

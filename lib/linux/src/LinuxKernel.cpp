@@ -1,6 +1,7 @@
 #include "vmi/linux/LinuxKernel.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstring>
 
 #include "KernelBuildCache.hpp"
@@ -492,8 +493,18 @@ std::uint64_t LinuxKernel::direct_map()
     return t.ok && t.physical == 0x100000 ? base : 0;
 }
 
+TaskScanCandidates LinuxKernel::scan_for_tasks(std::size_t max_tasks)
+{
+    auto start = std::chrono::steady_clock::now();
+    TaskScanCandidates found = task_scan_candidates(kernel_space(), layout(), direct_map(), max_tasks);
+    if (found.available)
+        diag::note("scan of guest RAM ahead of the pause: {} places look like tasks ({:.1f} ms)", found.tasks.size(),
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    return found;
+}
+
 TaskCrossView LinuxKernel::check_tasks(const std::optional<std::vector<GuestProcess>>& guest, bool scan_memory,
-                                       std::size_t max_tasks)
+                                       std::size_t max_tasks, const TaskScanCandidates* scanned)
 {
     std::uint64_t init = init_task();
     AddressSpace& kernel = kernel_space();
@@ -527,7 +538,7 @@ TaskCrossView LinuxKernel::check_tasks(const std::optional<std::vector<GuestProc
         max_tasks, idle);
     idle.insert(init); // init_task is CPU 0's idle task
 
-    TaskView scan = scan_memory ? task_scan_view(kernel, layout(), direct_map(), max_tasks)
+    TaskView scan = scan_memory ? task_scan_view(kernel, layout(), direct_map(), max_tasks, scanned)
                                 : TaskView{"scan", "a memory scan", false, "not asked for", {}, {}};
 
     std::unordered_set<std::uint64_t> seeds{init};

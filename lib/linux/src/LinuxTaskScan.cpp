@@ -26,16 +26,29 @@ struct ScanFields {
 
 class TaskScan {
 public:
-    TaskScan(AddressSpace& kernel, ScanFields fields, TaskView& view, std::size_t max_tasks)
-        : kernel_(kernel), f_(fields), view_(view), max_tasks_(max_tasks), word_(pointer_size(kernel.mode()))
-    {}
-
-    void scan(std::uint64_t direct_map)
+    TaskScan(AddressSpace& kernel, ScanFields fields, std::size_t max_tasks)
+        : kernel_(kernel), f_(fields), max_tasks_(max_tasks), word_(pointer_size(kernel.mode()))
     {
+        // is_kernel_address() as two bounds, for the filter's inner loop.
+        switch (kernel.mode()) {
+        case PagingMode::IA32e: lowest_kernel_ = 0xffff800000000000ULL; break;
+        case PagingMode::LA57: lowest_kernel_ = 0xff00000000000000ULL; break;
+        case PagingMode::Legacy32:
+        case PagingMode::PAE:
+            lowest_kernel_ = 0x40000000ULL;
+            highest_kernel_ = 0xffffffffULL;
+            break;
+        }
+    }
+
+    // Every place of RAM that passes the filter and points back at itself.
+    std::vector<std::uint64_t> scan(std::uint64_t direct_map)
+    {
+        std::vector<std::uint64_t> found;
         std::vector<std::uint8_t> buffer;
         for (const PhysicalRange& range : kernel_.memory().ranges()) {
             for (std::uint64_t start = range.start; start < range.end(); start += CHUNK) {
-                if (view_.tasks.size() >= max_tasks_) return;
+                if (found.size() >= max_tasks_) return found;
                 // A chunk outside the direct map (i386's highmem) holds no task_struct.
                 Translation t = kernel_.try_translate(direct_map + start);
                 if (!t.ok || t.physical != start) continue;
@@ -47,16 +60,33 @@ public:
                     continue;
                 }
                 for (std::uint64_t at = 0; at < CHUNK && at + f_.high <= size; at += TASK_ALIGN)
-                    if (plausible(buffer.data() + at)) validate(direct_map + start + at);
+                    if (plausible(buffer.data() + at) && points_back(direct_map + start + at))
+                        found.push_back(direct_map + start + at);
             }
         }
+        return found;
+    }
+
+    // Whether the place a scan found is (still) a task: read again, filtered
+    // and checked again.
+    bool still_a_task(std::uint64_t task)
+    {
+        buffer_.resize(f_.high);
+        try {
+            kernel_.read(task, buffer_);
+        } catch (const Error&) {
+            return false;
+        }
+        return plausible(buffer_.data()) && points_back(task);
     }
 
 private:
     std::uint64_t pointer_at(const std::uint8_t* object, std::uint64_t offset) const
     {
-        return load_guest_word(object + offset, word_);
+        return load_guest_word(object + offset, static_cast<unsigned>(word_));
     }
+
+    bool kernel_pointer(std::uint64_t value) const { return value >= lowest_kernel_ && value <= highest_kernel_; }
 
     static std::int32_t int_at(const std::uint8_t* object, std::uint64_t offset)
     {
@@ -66,8 +96,7 @@ private:
     // The cheap filter, on the bytes already read.
     bool plausible(const std::uint8_t* object) const
     {
-        if (!is_kernel_address(kernel_, pointer_at(object, f_.tasks)) ||
-            !is_kernel_address(kernel_, pointer_at(object, f_.tasks + word_)))
+        if (!kernel_pointer(pointer_at(object, f_.tasks)) || !kernel_pointer(pointer_at(object, f_.tasks + word_)))
             return false;
         std::int32_t pid = int_at(object, f_.pid);
         if (pid <= 0 || pid > PID_MAX_LIMIT) return false;
@@ -75,8 +104,8 @@ private:
             std::int32_t tgid = int_at(object, *f_.tgid);
             if (tgid <= 0 || tgid > PID_MAX_LIMIT) return false;
         }
-        if (!is_kernel_address(kernel_, pointer_at(object, f_.thread_pid))) return false;
-        if (f_.stack && !is_kernel_address(kernel_, pointer_at(object, *f_.stack))) return false;
+        if (!kernel_pointer(pointer_at(object, f_.thread_pid))) return false;
+        if (f_.stack && !kernel_pointer(pointer_at(object, *f_.stack))) return false;
         if (f_.exit_state) {
             auto exit_state = static_cast<std::uint32_t>(int_at(object, *f_.exit_state));
             if (exit_state != 0 && exit_state != EXIT_ZOMBIE && exit_state != EXIT_DEAD) return false;
@@ -107,39 +136,38 @@ private:
         return false;
     }
 
-    void validate(std::uint64_t task)
+    // Whether its struct pid or its thread group points back at `task`.
+    bool points_back(std::uint64_t task)
     {
         try {
             auto pid = static_cast<std::uint32_t>(kernel_.read_u32(task + f_.pid));
             std::uint64_t thread_pid = kernel_.read_pointer(task + f_.thread_pid);
             bool by_pid = kernel_.read_pointer(thread_pid + f_.pid_tasks) == task + f_.pid_links &&
                           kernel_.read_u32(thread_pid + f_.pid_numbers + f_.upid_nr) == pid;
-            if (by_pid || in_own_thread_group(task)) view_.tasks.insert(task);
+            return by_pid || in_own_thread_group(task);
         } catch (const Error&) {
-            // a candidate whose links lead nowhere readable is no task
+            return false; // a candidate whose links lead nowhere readable is no task
         }
     }
 
     AddressSpace& kernel_;
     ScanFields f_;
-    TaskView& view_;
     std::size_t max_tasks_;
     std::uint64_t word_;
+    std::uint64_t lowest_kernel_ = 0;
+    std::uint64_t highest_kernel_ = ~std::uint64_t{0};
+    std::vector<std::uint8_t> buffer_;
 };
 
-} // namespace
-
-TaskView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
-                        std::size_t max_tasks)
+// The fields the scan reads, or why it cannot run (`why` set).
+ScanFields scan_fields(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map, std::string& why)
 {
-    TaskView view{"scan", "a memory scan", true, {}, {}, {}};
     std::vector<std::string_view> missing =
         layout.missing({"linux_thread_pid", "linux_pid_links", "linux_pid_tasks", "linux_pid_numbers"});
     if (!missing.empty() || !direct_map) {
-        view.available = false;
-        view.unavailable = missing.empty() ? "the kernel's direct map was not found"
-                                           : fmt::format("the layout has no {}", fmt::join(missing, ", "));
-        return view;
+        why = missing.empty() ? "the kernel's direct map was not found"
+                              : fmt::format("the layout has no {}", fmt::join(missing, ", "));
+        return {};
     }
     TaskOffsets o = layout.task_offsets();
     ScanFields f{o.tasks,
@@ -163,12 +191,45 @@ TaskView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::ui
     for (const auto& [offset, size] : {std::pair{f.tgid, std::uint64_t{4}}, {f.stack, word}, {f.exit_state, 4}})
         if (offset) read.emplace_back(*offset, size);
     for (const auto& [offset, size] : read) f.high = std::max(f.high, offset + size);
-    if (f.high > std::uint64_t{64} * 1024) {
+    if (f.high > std::uint64_t{64} * 1024)
+        why = fmt::format("task_struct fields {} bytes apart: not a plausible layout", f.high);
+    return f;
+}
+
+} // namespace
+
+TaskScanCandidates task_scan_candidates(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
+                                        std::size_t max_tasks)
+{
+    TaskScanCandidates out;
+    ScanFields f = scan_fields(kernel, layout, direct_map, out.unavailable);
+    if (!out.unavailable.empty()) {
+        out.available = false;
+        return out;
+    }
+    out.tasks = TaskScan(kernel, f, max_tasks).scan(direct_map);
+    return out;
+}
+
+TaskView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
+                        std::size_t max_tasks, const TaskScanCandidates* scanned)
+{
+    TaskView view{"scan", "a memory scan", true, {}, {}, {}};
+    ScanFields f = scan_fields(kernel, layout, direct_map, view.unavailable);
+    if (scanned && !scanned->available) view.unavailable = scanned->unavailable;
+    if (!view.unavailable.empty()) {
         view.available = false;
-        view.unavailable = fmt::format("task_struct fields {} bytes apart: not a plausible layout", f.high);
         return view;
     }
-    TaskScan(kernel, f, view, max_tasks).scan(direct_map);
+    TaskScan scan(kernel, f, max_tasks);
+    if (!scanned) {
+        for (std::uint64_t task : scan.scan(direct_map)) view.tasks.insert(task);
+        return view;
+    }
+    // The guest ran since: a place that is no task now (it exited, or its
+    // memory went to something else) is dropped, never reported.
+    for (std::uint64_t task : scanned->tasks)
+        if (scan.still_a_task(task)) view.tasks.insert(task);
     return view;
 }
 

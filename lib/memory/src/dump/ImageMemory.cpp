@@ -6,6 +6,15 @@
 #include "vmi/base/Error.hpp"
 
 namespace vmi {
+namespace {
+
+// From this size on a read is a copy by pread rather than from the mapping:
+// scans of all RAM read big chunks, and must not leave the dump resident in
+// this process (see MappedFile). Walks read a few bytes at a time, for which
+// the mapping is faster.
+constexpr std::size_t STREAMED_READ = std::size_t{64} << 10;
+
+} // namespace
 
 ImageMemory::ImageMemory(std::unique_ptr<MappedFile> file, std::vector<ImageSegment> segments,
                          std::optional<CpuRegisters> registers, std::string kind)
@@ -44,7 +53,9 @@ void ImageMemory::read(std::uint64_t address, std::span<std::uint8_t> out)
         std::uint64_t offset = at - segment->range.start;
         std::size_t chunk =
             static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done, segment->range.size - offset));
-        std::memcpy(out.data() + done, file_->bytes().data() + segment->file_offset + offset, chunk);
+        std::uint64_t at_file = segment->file_offset + offset;
+        if (chunk >= STREAMED_READ) file_->read_at(at_file, out.subspan(done, chunk));
+        else std::memcpy(out.data() + done, file_->bytes().data() + at_file, chunk);
         done += chunk;
     }
 }

@@ -43,8 +43,8 @@ void write_all(int fd, const std::string& text) noexcept
     for (int signal = 1; signal < NSIG; ++signal)
         if (signal != SIGKILL && signal != SIGSTOP) ::sigaction(signal, &action, nullptr);
     action.sa_handler = SIG_IGN;
-    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2,
-                       SIGALRM, SIGXCPU, SIGVTALRM, SIGPROF})
+    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGALRM,
+                       SIGXCPU, SIGVTALRM, SIGPROF})
         ::sigaction(signal, &action, nullptr);
     sigset_t none;
     sigemptyset(&none);
@@ -106,14 +106,12 @@ PauseGuardian::~PauseGuardian()
 {
     ::close(pipe_);
     int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {}
 }
 
 void PauseGuardian::tell(char word) const noexcept
 {
-    while (::write(pipe_, &word, 1) < 0 && errno == EINTR) {
-    }
+    while (::write(pipe_, &word, 1) < 0 && errno == EINTR) {}
 }
 
 void PauseGuardian::pause_requested() noexcept

@@ -7,9 +7,9 @@
 // tool's process group or a Ctrl-C at its terminal does not reach it), with
 // the tool's terminal signals ignored. It waits on a pipe whose only writer
 // is this process: "P" when the pause request goes out, "R" when the guest
-// runs again. When the pipe closes while the last word was "P" (this process
-// is gone, or its own resume failed), it resumes the guest by the source's
-// async-signal-safe path (MemorySource::resume_signal_safe: the QMP socket
+// runs again or this process is done with the pause. When the pipe closes
+// while the last word was "P" (this process died), it resumes the guest by
+// the source's async-signal-safe path (MemorySource::resume_signal_safe: the QMP socket
 // it inherited, `virsh resume`, `xl unpause`), records that in the pause
 // lock, says so on stderr and exits. It holds the pause lock's descriptor
 // meanwhile, so no other tool pauses the guest before it is resumed.
@@ -30,14 +30,19 @@ public:
     // Forks the guardian; `lock` may be null (a source with no guest key).
     // Throws vmi::Error when the pipe or the process cannot be made.
     PauseGuardian(MemorySource& memory, const PauseLock* lock);
-    // Closes the pipe and waits for the guardian to end (at once, unless a
-    // pause is still in force: then after its resume).
+    // Closes the pipe and waits for the guardian to end (at once after a
+    // resume or stand_down(); else after it resumed the guest).
     ~PauseGuardian();
     PauseGuardian(const PauseGuardian&) = delete;
     PauseGuardian& operator=(const PauseGuardian&) = delete;
 
     void pause_requested() noexcept override;
     void pause_over() noexcept override;
+    // This process got to the end of its pause: it resumed the guest, or
+    // failed to and says so with the command that resumes it by hand. The
+    // guardian ends without a word (the lock keeps "paused" after a failed
+    // resume, so the next run resumes the guest).
+    void stand_down() noexcept { tell('R'); }
 
     pid_t pid() const { return pid_; }
 

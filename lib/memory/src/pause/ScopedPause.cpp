@@ -20,10 +20,8 @@ bool resume_if_abandoned(MemorySource& memory, const PauseLock& lock)
     int pid = lock.abandoned_by();
     if (pid == 0) return false;
     bool resumed = memory.resume_if_paused();
-    if (resumed)
-        diag::warn("vmitools pid {} died with this guest paused and nothing resumed it: resumed it now", pid);
-    else
-        diag::note("vmitools pid {} died at its pause, but the guest runs", pid);
+    if (resumed) diag::warn("vmitools pid {} died with this guest paused and nothing resumed it: resumed it now", pid);
+    else diag::note("vmitools pid {} died at its pause, but the guest runs", pid);
     lock.record_resumed();
     return resumed;
 }
@@ -148,7 +146,9 @@ void ScopedPause::release()
 {
     DeferredSignals::resume_on_fault(nullptr);
     memory_.set_pause_witness(nullptr);
-    // Ends at once when the guest was resumed; else it tries once more.
+    // Done with the pause, however it went: a failed resume is this
+    // process's to report (with the command that resumes the guest).
+    if (guardian_) guardian_->stand_down();
     guardian_.reset();
     // The lock goes before the signals: a Ctrl-Z that acts now stops this
     // tool with the guest running and no one kept waiting for the lock.

@@ -79,7 +79,15 @@ class MappedGuestRam : public GuestRamAccess {
         void* base = nullptr;
         std::size_t length = 0;
         std::string path;
+        int fd = -1;                   // kept for large reads by pread
+        std::uint64_t file_offset = 0; // of `bytes` in the file
     };
+    // From this size on a read is a pread of the memfd or file rather than a
+    // copy from the mapping: a read fault on a shared memfd mapping allocates
+    // a page for a guest page that was never touched (costing the host RAM
+    // the guest never used), and every page touched through the mapping
+    // stays in this process's RSS. pread of a hole allocates nothing.
+    static constexpr std::size_t STREAMED_READ = std::size_t{64} << 10;
 
 public:
     MappedGuestRam(int pid, const std::vector<LiveRamRegion>& regions, bool writable) : pid_(pid), writable_(writable)
@@ -106,7 +114,22 @@ public:
 
     void read(std::size_t index, std::uint64_t offset, std::span<std::uint8_t> out) override
     {
-        std::memcpy(out.data(), maps_[index].bytes + offset, out.size());
+        const Map& m = maps_[index];
+        if (out.size() < STREAMED_READ) {
+            std::memcpy(out.data(), m.bytes + offset, out.size());
+            return;
+        }
+        std::size_t done = 0;
+        while (done < out.size()) {
+            ssize_t n =
+                ::pread(m.fd, out.data() + done, out.size() - done, static_cast<off_t>(m.file_offset + offset + done));
+            if (n < 0 && errno == EINTR) continue;
+            // An I/O error, or a file shorter than the RAM it backs (the
+            // mapping would fault there).
+            if (n < 0) fail("cannot read {}: {}", m.path, std::strerror(errno));
+            if (n == 0) fail("{} ends before guest RAM does (offset {:#x})", m.path, m.file_offset + offset + done);
+            done += static_cast<std::size_t>(n);
+        }
     }
     void write(std::size_t index, std::uint64_t offset, std::span<const std::uint8_t> data) override
     {
@@ -148,15 +171,20 @@ private:
         void* base = ::mmap(nullptr, length, PROT_READ | (writable_ ? PROT_WRITE : 0), MAP_SHARED, fd,
                             static_cast<off_t>(aligned));
         int err = errno;
-        ::close(fd);
-        if (base == MAP_FAILED) fail("cannot map {} ({}): {}", fd_path, mapping.path, std::strerror(err));
-        return {static_cast<std::uint8_t*>(base) + (file_offset - aligned), base, length, mapping.path};
+        if (base == MAP_FAILED) {
+            ::close(fd);
+            fail("cannot map {} ({}): {}", fd_path, mapping.path, std::strerror(err));
+        }
+        return {
+            static_cast<std::uint8_t*>(base) + (file_offset - aligned), base, length, mapping.path, fd, file_offset};
     }
 
     void unmap()
     {
-        for (Map& m : maps_)
+        for (Map& m : maps_) {
             if (m.base) ::munmap(m.base, m.length);
+            if (m.fd >= 0) ::close(m.fd);
+        }
         maps_.clear();
     }
 

@@ -1,6 +1,11 @@
 #pragma once
 // A file mapped into memory (read-only or shared read-write), unmapped on
 // destruction. Dumps of many GiB are used in place, never copied.
+//
+// Large reads go through read_at() (pread) instead of the mapping: every
+// page touched through a mapping stays in this process's RSS until it is
+// unmapped, so a scan of a 16 GiB dump through the mapping would end with
+// 16 GiB resident; pread copies from the page cache and keeps nothing.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -22,9 +27,13 @@ public:
     bool writable() const { return writable_; }
     std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
     std::uint8_t* mutable_data();
+    // Copies [offset, offset + out.size()) of the file into `out` by pread;
+    // throws vmi::Error on an I/O error or a range past the end.
+    void read_at(std::uint64_t offset, std::span<std::uint8_t> out) const;
 
 private:
     std::string path_;
+    int fd_ = -1;
     std::uint8_t* data_ = nullptr;
     std::size_t size_ = 0;
     bool writable_ = false;

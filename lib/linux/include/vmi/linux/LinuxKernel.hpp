@@ -90,8 +90,12 @@ public:
     // children lists, the thread groups, the runqueues and, with `scan`, a
     // scan of RAM) and compares them, with the guest's own list when given
     // (TaskCrossView.hpp).
+    // On a live guest, scan_for_tasks() first, while the guest runs, and its
+    // result as `scanned`: the pause then reads only the places it found
+    // (LinuxTaskViews.hpp, task_scan_candidates).
     TaskCrossView check_tasks(const std::optional<std::vector<GuestProcess>>& guest, bool scan = true,
-                              std::size_t max_tasks = 1 << 22);
+                              std::size_t max_tasks = 1 << 22, const TaskScanCandidates* scanned = nullptr);
+    TaskScanCandidates scan_for_tasks(std::size_t max_tasks = 1 << 22);
     ModuleListing modules();
     // Compares the module list, sysfs's module_kset and the module tree
     // (ModuleCrossView.hpp).

@@ -82,7 +82,21 @@ TaskView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const Ru
 // the task is released); a mere linked list_head at the place of `tasks` is
 // not enough (other objects have those: a live guest showed one). A task
 // removed from its struct pid and its thread group as well is not found.
+//
+// The scan reads all of RAM, so on a live guest it runs ahead of the pause,
+// while the guest runs (task_scan_candidates): the pause then only reads
+// each place found again (`scanned`), and does not grow with RAM. A place
+// that is no task any more by then is dropped; a task that started in
+// between is not in the view, which is no finding (what the scan misses
+// never is).
+struct TaskScanCandidates {
+    bool available = true;
+    std::string unavailable; // why not, when !available
+    std::vector<std::uint64_t> tasks;
+};
+TaskScanCandidates task_scan_candidates(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
+                                        std::size_t max_tasks);
 TaskView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
-                        std::size_t max_tasks);
+                        std::size_t max_tasks, const TaskScanCandidates* scanned = nullptr);
 
 } // namespace vmi
