@@ -47,6 +47,11 @@ MappedFile::~MappedFile()
     if (fd_ >= 0) ::close(fd_);
 }
 
+std::vector<FileExtent> MappedFile::data_extents(std::uint64_t offset, std::uint64_t size) const
+{
+    return file_data_extents(fd_, offset, size);
+}
+
 void MappedFile::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const
 {
     if (offset > size_ || out.size() > size_ - offset)

@@ -566,8 +566,11 @@ private:
     void for_each_chunk(Visit visit)
     {
         std::vector<std::uint8_t> buffer(SCAN_CHUNK + SCAN_OVERLAP);
+        // RAM never touched (zeros) holds no table: its chunks are skipped.
+        std::vector<PhysicalRange> data = memory_.data_ranges();
         for (const PhysicalRange& range : memory_.ranges()) {
             for (std::uint64_t at = range.start; at < range.end(); at += SCAN_CHUNK) {
+                if (!overlaps_any(data, at, SCAN_CHUNK)) continue;
                 auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), range.end() - at));
                 memory_.read(at, {buffer.data(), n});
                 visit(range, at, std::span<const std::uint8_t>(buffer.data(), n), std::min(n, SCAN_CHUNK));

@@ -42,24 +42,31 @@ public:
     }
 
     // Every place of RAM that passes the filter and points back at itself.
+    // RAM that holds no data (never touched: zeros) holds no task_struct.
     std::vector<std::uint64_t> scan(std::uint64_t direct_map)
     {
         std::vector<std::uint64_t> found;
         std::vector<std::uint8_t> buffer;
-        for (const PhysicalRange& range : kernel_.memory().ranges()) {
-            for (std::uint64_t start = range.start; start < range.end(); start += CHUNK) {
+        MemorySource& memory = kernel_.memory();
+        for (const PhysicalRange& data : memory.data_ranges()) {
+            // A task_struct that starts in the data may end past it.
+            std::uint64_t ram_end = data.end();
+            for (const PhysicalRange& ram : memory.ranges())
+                if (ram.contains(data.start)) ram_end = ram.end();
+            for (std::uint64_t start = data.start; start < data.end(); start += CHUNK) {
                 if (found.size() >= max_tasks_) return found;
                 // A chunk outside the direct map (i386's highmem) holds no task_struct.
                 Translation t = kernel_.try_translate(direct_map + start);
                 if (!t.ok || t.physical != start) continue;
-                std::uint64_t size = std::min(CHUNK + f_.high, range.end() - start);
+                std::uint64_t size = std::min(CHUNK + f_.high, ram_end - start);
+                std::uint64_t owned = std::min(CHUNK, data.end() - start);
                 buffer.resize(size);
                 try {
-                    kernel_.memory().read(start, buffer);
+                    memory.read(start, buffer);
                 } catch (const Error&) {
                     continue;
                 }
-                for (std::uint64_t at = 0; at < CHUNK && at + f_.high <= size; at += TASK_ALIGN)
+                for (std::uint64_t at = 0; at < owned && at + f_.high <= size; at += TASK_ALIGN)
                     if (plausible(buffer.data() + at) && points_back(direct_map + start + at))
                         found.push_back(direct_map + start + at);
             }

@@ -60,6 +60,15 @@ void ImageMemory::read(std::uint64_t address, std::span<std::uint8_t> out)
     }
 }
 
+std::vector<PhysicalRange> ImageMemory::data_ranges() const
+{
+    std::vector<PhysicalRange> out;
+    for (const ImageSegment& segment : segments_)
+        for (const FileExtent& extent : file_->data_extents(segment.file_offset, segment.range.size))
+            out.push_back({segment.range.start + (extent.offset - segment.file_offset), extent.size});
+    return out;
+}
+
 void ImageMemory::write(std::uint64_t address, std::span<const std::uint8_t> data)
 {
     if (!file_->writable())

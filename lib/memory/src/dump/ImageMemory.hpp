@@ -25,6 +25,8 @@ public:
     void read(std::uint64_t address, std::span<std::uint8_t> out) override;
     void write(std::uint64_t address, std::span<const std::uint8_t> data) override;
     const std::vector<PhysicalRange>& ranges() const override { return ranges_; }
+    // The segments' data extents in the file (a sparse dump's holes left out).
+    std::vector<PhysicalRange> data_ranges() const override;
     std::optional<CpuRegisters> registers() const override { return registers_; }
     bool writable() const override { return file_->writable(); }
     std::string describe() const override;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "qemu/QemuMonitor.hpp"
+#include "vmi/memory/MemorySource.hpp"
 #include "vmi/memory/QemuLayout.hpp"
 
 namespace vmi {
@@ -32,6 +33,12 @@ public:
     // Whether this path reaches region `index` (a mapping may cover only the
     // regions QEMU backs with a shared file).
     virtual bool covers(std::size_t /*index*/) const { return true; }
+    // The parts of region `index` (`size` bytes) that may hold data, as
+    // offsets into it: a memfd page the guest never touched is a hole.
+    virtual std::vector<PhysicalRange> data_extents(std::size_t /*index*/, std::uint64_t size) const
+    {
+        return {{0, size}};
+    }
     // Forget anything cached: the guest may have run.
     virtual void invalidate() {}
     // "memfd mapped from QEMU pid 1234 (memory-backend-memfd)".

@@ -17,6 +17,7 @@
 
 #include "qemu/GuestRamAccess.hpp"
 #include "vmi/base/Error.hpp"
+#include "vmi/base/FileExtents.hpp"
 
 namespace vmi {
 namespace {
@@ -137,6 +138,14 @@ public:
         std::memcpy(maps_[index].bytes + offset, data.data(), data.size());
     }
     bool can_write() const override { return writable_; }
+    std::vector<PhysicalRange> data_extents(std::size_t index, std::uint64_t size) const override
+    {
+        const Map& m = maps_[index];
+        std::vector<PhysicalRange> out;
+        for (const FileExtent& extent : file_data_extents(m.fd, m.file_offset, size))
+            out.push_back({extent.offset - m.file_offset, extent.size});
+        return out;
+    }
     bool covers(std::size_t index) const override { return maps_[index].bytes != nullptr; }
     std::string describe() const override
     {

@@ -117,6 +117,18 @@ std::pair<std::size_t, std::uint64_t> QemuMemory::locate(std::uint64_t address, 
     fail("cannot {} physical address {:#x}: not guest RAM", doing, address);
 }
 
+std::vector<PhysicalRange> QemuMemory::data_ranges() const
+{
+    std::vector<PhysicalRange> out;
+    for (std::size_t i = 0; i < regions_.size(); ++i) {
+        if (!access_[i]) continue;
+        for (const PhysicalRange& extent : access_[i]->data_extents(i, regions_[i].region.size))
+            out.push_back({regions_[i].region.start + extent.start, extent.size});
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start < b.start; });
+    return out;
+}
+
 void QemuMemory::read(std::uint64_t address, std::span<std::uint8_t> out)
 {
     pause_.throw_if_expired();

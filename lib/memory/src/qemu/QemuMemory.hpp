@@ -25,6 +25,7 @@ public:
     void read(std::uint64_t address, std::span<std::uint8_t> out) override;
     void write(std::uint64_t address, std::span<const std::uint8_t> data) override;
     const std::vector<PhysicalRange>& ranges() const override { return ranges_; }
+    std::vector<PhysicalRange> data_ranges() const override;
     std::optional<CpuRegisters> registers() const override;
     bool pause() override;
     void resume() override;

@@ -11,6 +11,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "vmi/base/FileExtents.hpp"
 
 namespace vmi {
 
@@ -30,6 +33,8 @@ public:
     // Copies [offset, offset + out.size()) of the file into `out` by pread;
     // throws vmi::Error on an I/O error or a range past the end.
     void read_at(std::uint64_t offset, std::span<std::uint8_t> out) const;
+    // Where [offset, offset + size) holds data rather than holes (FileExtents.hpp).
+    std::vector<FileExtent> data_extents(std::uint64_t offset, std::uint64_t size) const;
 
 private:
     std::string path_;

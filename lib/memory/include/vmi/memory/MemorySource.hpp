@@ -38,6 +38,11 @@ public:
 
     // Guest RAM, sorted by address, without overlaps. Holes are real.
     virtual const std::vector<PhysicalRange>& ranges() const = 0;
+    // The parts of RAM that may hold bytes other than zero, sorted: RAM the
+    // host never backed (a hole in a sparse dump, a memfd page the guest never
+    // touched) reads as zeros, and a scan for content skips it. Asked anew
+    // each time (a running guest touches more); by default, all of ranges().
+    virtual std::vector<PhysicalRange> data_ranges() const { return ranges(); }
 
     // Registers of vCPU 0 where the source has them, CR3 holding a
     // guest-physical address.
@@ -101,5 +106,8 @@ public:
     // Convenience: is [address, address+size) entirely RAM?
     bool is_ram(std::uint64_t address, std::uint64_t size = 1) const;
 };
+
+// Whether [start, start + size) overlaps any of `sorted` (data_ranges()).
+bool overlaps_any(const std::vector<PhysicalRange>& sorted, std::uint64_t start, std::uint64_t size);
 
 } // namespace vmi
