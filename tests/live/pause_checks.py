@@ -298,6 +298,20 @@ def lock_record(guest):
     return (int(words[0]), words[1]) if len(words) >= 2 else (None, None)
 
 
+def kill_with_guardian_at_pause(tools, base):
+    """vmi-ps and its guardian, both killed once the guest is paused (as systemd
+    kills a unit's control group). Returns (the process, whether -v named the
+    guardian, stderr up to the pause)."""
+    process = start(tools, "vmi-ps", *base, *SLOW, "-v", process_group=0)
+    err = read_until(process.stderr.fileno(), "guest paused", 120)
+    guardian = re.search(r"pause guardian started \(pid (\d+)\)", err)
+    if guardian:
+        os.kill(int(guardian.group(1)), signal.SIGKILL)
+    process.kill()
+    process.communicate(timeout=60)
+    return process, bool(guardian), err
+
+
 def check_sigkill_at_pause(results, tools, guest, base, what):
     """SIGKILL cannot be caught: the tool's guardian process (its own session,
     out of the tool's process group) resumes the guest when the tool dies at
@@ -321,16 +335,10 @@ def check_sigkill_at_pause(results, tools, guest, base, what):
                   f"{what}: SIGKILL of the tool's process group at the pause: its guardian resumes the guest",
                   f"running {running}, lock record {pid} {state}\n{err[-1500:]}")
 
-    process = start(tools, "vmi-ps", *base, *SLOW, "-v", process_group=0)
-    err = read_until(process.stderr.fileno(), "guest paused", 120)
-    guardian = re.search(r"pause guardian started \(pid (\d+)\)", err)
-    if guardian:
-        os.kill(int(guardian.group(1)), signal.SIGKILL)
-    process.kill()
-    process.communicate(timeout=60)
+    process, guardian, err = kill_with_guardian_at_pause(tools, base)
     paused = not guest.running()
     pid, state = lock_record(guest)
-    results.check(bool(guardian) and paused and (pid, state) == (process.pid, "paused"),
+    results.check(guardian and paused and (pid, state) == (process.pid, "paused"),
                   f"{what}: the tool and its guardian both killed at the pause: the guest stays paused and the "
                   "pause lock names the dead tool", f"paused {paused}, lock record {pid} {state}\n{err[-1500:]}")
     rc, out, err = tools.run("vmi-ps", *base, "--resume-abandoned")
@@ -344,13 +352,7 @@ def check_sigkill_at_pause(results, tools, guest, base, what):
                   f"{what}: --resume-abandoned on a guest nobody left paused does nothing", err)
 
     # The next ordinary run does the same.
-    process = start(tools, "vmi-ps", *base, *SLOW, "-v", process_group=0)
-    err = read_until(process.stderr.fileno(), "guest paused", 120)
-    guardian = re.search(r"pause guardian started \(pid (\d+)\)", err)
-    if guardian:
-        os.kill(int(guardian.group(1)), signal.SIGKILL)
-    process.kill()
-    process.communicate(timeout=60)
+    process, _, _ = kill_with_guardian_at_pause(tools, base)
     rc, out, err = tools.run("vmi-ps", *base)
     results.check(rc == 0 and f"vmitools pid {process.pid} died with this guest paused" in err
                   and len(out.splitlines()) > 10 and guest.running(),
