@@ -35,17 +35,22 @@ void add_walk_problems(ListWalkResult& result, std::vector<WalkProblem>& problem
         problems.push_back({WalkProblem::Kind::broken_link, 0, {}, std::move(broken)});
 }
 
-bool is_kernel_address(const AddressSpace& kernel, std::uint64_t address)
+KernelAddressBounds kernel_address_bounds(PagingMode mode)
 {
-    switch (kernel.mode()) {
-    case PagingMode::IA32e: return address >= 0xffff800000000000ULL;
-    case PagingMode::LA57: return address >= 0xff00000000000000ULL;
+    switch (mode) {
+    case PagingMode::IA32e: return {0xffff800000000000ULL};
+    case PagingMode::LA57: return {0xff00000000000000ULL};
     case PagingMode::Legacy32:
     case PagingMode::PAE:
         // The lowest PAGE_OFFSET any VMSPLIT option allows.
-        return address >= 0x40000000ULL && address <= 0xffffffffULL;
+        return {0x40000000ULL, 0xffffffffULL};
     }
-    return false;
+    return {1, 0}; // contains nothing
+}
+
+bool is_kernel_address(const AddressSpace& kernel, std::uint64_t address)
+{
+    return kernel_address_bounds(kernel.mode()).contains(address);
 }
 
 ListWalkResult walk_kernel_list(AddressSpace& kernel, std::uint64_t head, std::uint64_t link_offset,

@@ -27,19 +27,12 @@ struct ScanFields {
 class TaskScan {
 public:
     TaskScan(AddressSpace& kernel, ScanFields fields, std::size_t max_tasks)
-        : kernel_(kernel), f_(fields), max_tasks_(max_tasks), word_(pointer_size(kernel.mode()))
-    {
-        // is_kernel_address() as two bounds, for the filter's inner loop.
-        switch (kernel.mode()) {
-        case PagingMode::IA32e: lowest_kernel_ = 0xffff800000000000ULL; break;
-        case PagingMode::LA57: lowest_kernel_ = 0xff00000000000000ULL; break;
-        case PagingMode::Legacy32:
-        case PagingMode::PAE:
-            lowest_kernel_ = 0x40000000ULL;
-            highest_kernel_ = 0xffffffffULL;
-            break;
-        }
-    }
+        : kernel_(kernel),
+          f_(fields),
+          max_tasks_(max_tasks),
+          word_(pointer_size(kernel.mode())),
+          kernel_addresses_(kernel_address_bounds(kernel.mode()))
+    {}
 
     // Every place of RAM that passes the filter and points back at itself.
     // RAM that holds no data (never touched: zeros) holds no task_struct.
@@ -93,7 +86,7 @@ private:
         return load_guest_word(object + offset, static_cast<unsigned>(word_));
     }
 
-    bool kernel_pointer(std::uint64_t value) const { return value >= lowest_kernel_ && value <= highest_kernel_; }
+    bool kernel_pointer(std::uint64_t value) const { return kernel_addresses_.contains(value); }
 
     static std::int32_t int_at(const std::uint8_t* object, std::uint64_t offset)
     {
@@ -161,8 +154,7 @@ private:
     ScanFields f_;
     std::size_t max_tasks_;
     std::uint64_t word_;
-    std::uint64_t lowest_kernel_ = 0;
-    std::uint64_t highest_kernel_ = ~std::uint64_t{0};
+    KernelAddressBounds kernel_addresses_; // is_kernel_address() without a call per word
     std::vector<std::uint8_t> buffer_;
 };
 

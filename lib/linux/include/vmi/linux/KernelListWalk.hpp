@@ -42,4 +42,13 @@ void add_walk_problems(ListWalkResult& result, std::vector<WalkProblem>& problem
 // PAGE_OFFSET any VMSPLIT option allows on i386.
 bool is_kernel_address(const AddressSpace& kernel, std::uint64_t address);
 
+// The same as bounds, lowest and highest kernel address, for a loop that
+// tests millions of words (the memory scan).
+struct KernelAddressBounds {
+    std::uint64_t lowest = 0;
+    std::uint64_t highest = ~std::uint64_t{0};
+    bool contains(std::uint64_t address) const { return address >= lowest && address <= highest; }
+};
+KernelAddressBounds kernel_address_bounds(PagingMode mode);
+
 } // namespace vmi
