@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "vmi/base/Error.hpp"
+#include "vmi/base/PositionalRead.hpp"
 
 namespace vmi {
 
@@ -56,14 +57,7 @@ void MappedFile::read_at(std::uint64_t offset, std::span<std::uint8_t> out) cons
 {
     if (offset > size_ || out.size() > size_ - offset)
         fail("read of {} bytes at offset {:#x} runs past the end of '{}'", out.size(), offset, path_);
-    std::size_t done = 0;
-    while (done < out.size()) {
-        ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) fail("cannot read '{}' at offset {:#x}: {}", path_, offset + done, std::strerror(errno));
-        if (n == 0) fail("'{}' ended at offset {:#x} (was it truncated?)", path_, offset + done);
-        done += static_cast<std::size_t>(n);
-    }
+    pread_exactly(fd_, offset, out, fmt::format("'{}'", path_));
 }
 
 std::uint8_t* MappedFile::mutable_data()

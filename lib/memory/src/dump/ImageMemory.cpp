@@ -4,17 +4,9 @@
 #include <cstring>
 
 #include "vmi/base/Error.hpp"
+#include "vmi/base/PositionalRead.hpp"
 
 namespace vmi {
-namespace {
-
-// From this size on a read is a copy by pread rather than from the mapping:
-// scans of all RAM read big chunks, and must not leave the dump resident in
-// this process (see MappedFile). Walks read a few bytes at a time, for which
-// the mapping is faster.
-constexpr std::size_t STREAMED_READ = std::size_t{64} << 10;
-
-} // namespace
 
 ImageMemory::ImageMemory(std::unique_ptr<MappedFile> file, std::vector<ImageSegment> segments,
                          std::optional<CpuRegisters> registers, std::string kind)

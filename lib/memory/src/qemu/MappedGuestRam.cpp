@@ -18,6 +18,7 @@
 #include "qemu/GuestRamAccess.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/base/FileExtents.hpp"
+#include "vmi/base/PositionalRead.hpp"
 
 namespace vmi {
 namespace {
@@ -83,12 +84,6 @@ class MappedGuestRam : public GuestRamAccess {
         int fd = -1;                   // kept for large reads by pread
         std::uint64_t file_offset = 0; // of `bytes` in the file
     };
-    // From this size on a read is a pread of the memfd or file rather than a
-    // copy from the mapping: a read fault on a shared memfd mapping allocates
-    // a page for a guest page that was never touched (costing the host RAM
-    // the guest never used), and every page touched through the mapping
-    // stays in this process's RSS. pread of a hole allocates nothing.
-    static constexpr std::size_t STREAMED_READ = std::size_t{64} << 10;
 
 public:
     MappedGuestRam(int pid, const std::vector<LiveRamRegion>& regions, bool writable) : pid_(pid), writable_(writable)
@@ -115,22 +110,10 @@ public:
 
     void read(std::size_t index, std::uint64_t offset, std::span<std::uint8_t> out) override
     {
+        // Large reads (scans) by pread: see PositionalRead.hpp.
         const Map& m = maps_[index];
-        if (out.size() < STREAMED_READ) {
-            std::memcpy(out.data(), m.bytes + offset, out.size());
-            return;
-        }
-        std::size_t done = 0;
-        while (done < out.size()) {
-            ssize_t n =
-                ::pread(m.fd, out.data() + done, out.size() - done, static_cast<off_t>(m.file_offset + offset + done));
-            if (n < 0 && errno == EINTR) continue;
-            // An I/O error, or a file shorter than the RAM it backs (the
-            // mapping would fault there).
-            if (n < 0) fail("cannot read {}: {}", m.path, std::strerror(errno));
-            if (n == 0) fail("{} ends before guest RAM does (offset {:#x})", m.path, m.file_offset + offset + done);
-            done += static_cast<std::size_t>(n);
-        }
+        if (out.size() < STREAMED_READ) std::memcpy(out.data(), m.bytes + offset, out.size());
+        else pread_exactly(m.fd, m.file_offset + offset, out, m.path);
     }
     void write(std::size_t index, std::uint64_t offset, std::span<const std::uint8_t> data) override
     {

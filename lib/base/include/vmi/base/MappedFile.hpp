@@ -2,10 +2,8 @@
 // A file mapped into memory (read-only or shared read-write), unmapped on
 // destruction. Dumps of many GiB are used in place, never copied.
 //
-// Large reads go through read_at() (pread) instead of the mapping: every
-// page touched through a mapping stays in this process's RSS until it is
-// unmapped, so a scan of a 16 GiB dump through the mapping would end with
-// 16 GiB resident; pread copies from the page cache and keeps nothing.
+// Large reads go through read_at() (pread) instead of the mapping, so that a
+// scan of a 16 GiB dump does not end with 16 GiB resident (PositionalRead.hpp).
 #include <cstddef>
 #include <cstdint>
 #include <span>
