@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "SignalSafeWrite.hpp"
 #include "vmi/base/Diagnostics.hpp"
 #include "vmi/memory/MemorySource.hpp"
 
@@ -32,22 +33,12 @@ std::array<char, 256> fault_message{};
 std::size_t fault_message_size = 0;
 int holders = 0; // DeferredSignals objects alive (the main thread's only)
 
-void write_all(const char* text, std::size_t size)
-{
-    while (size > 0) {
-        ssize_t n = ::write(STDERR_FILENO, text, size);
-        if (n <= 0) return;
-        text += n;
-        size -= static_cast<std::size_t>(n);
-    }
-}
-
 // Resumes the guest if a pause is in force; async-signal-safe.
 void resume_now()
 {
     MemorySource* memory = memory_to_resume.exchange(nullptr);
     if (!memory) return;
-    write_all(fault_message.data(), fault_message_size);
+    write_all_signal_safe(STDERR_FILENO, fault_message.data(), fault_message_size);
     memory->resume_from_signal_handler();
 }
 

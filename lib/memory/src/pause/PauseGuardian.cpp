@@ -1,6 +1,5 @@
 #include "PauseGuardian.hpp"
 
-#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -10,25 +9,13 @@
 #include <unistd.h>
 
 #include "PauseLock.hpp"
+#include "SignalSafeWrite.hpp"
 #include "vmi/base/Diagnostics.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/memory/MemorySource.hpp"
 
 namespace vmi {
 namespace {
-
-void write_all(int fd, const std::string& text) noexcept
-{
-    const char* data = text.data();
-    std::size_t size = text.size();
-    while (size > 0) {
-        ssize_t n = ::write(fd, data, size);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
-        data += n;
-        size -= static_cast<std::size_t>(n);
-    }
-}
 
 // The guardian's life, in the forked child: only async-signal-safe calls
 // (the parent may have had threads). Never returns.
@@ -69,7 +56,7 @@ void write_all(int fd, const std::string& text) noexcept
         break; // the tool is gone, or done with the pause
     }
     if (last == 'P') {
-        write_all(STDERR_FILENO, message);
+        write_all_signal_safe(STDERR_FILENO, message.data(), message.size());
         memory.resume_signal_safe();
         if (lock) lock->record_resumed();
     }

@@ -44,8 +44,6 @@ public:
     // resume, so the next run resumes the guest).
     void stand_down() noexcept { tell('R'); }
 
-    pid_t pid() const { return pid_; }
-
 private:
     void tell(char word) const noexcept;
 

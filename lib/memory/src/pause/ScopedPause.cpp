@@ -42,7 +42,7 @@ ScopedPause::ScopedPause(MemorySource& memory, bool enabled, PauseLimits limits)
         lock_ = std::make_unique<PauseLock>(key, limits.lock_wait);
         diag::note("pause lock {} taken after {:.1f} ms", lock_->path(),
                    std::chrono::duration<double, std::milli>(lock_->waited()).count());
-        resume_abandoned();
+        resume_if_abandoned(memory_, *lock_);
     }
     // Signals are held back before pausing, so none lands between the pause
     // and the point where the destructor is sure to run.
@@ -98,8 +98,6 @@ void ScopedPause::resume()
     if (resume_failure_) throw Error(*resume_failure_);
     if (expired_) throw Error(expiry_message(max_pause_));
 }
-
-void ScopedPause::resume_abandoned() { resume_if_abandoned(memory_, *lock_); }
 
 std::optional<std::string> ScopedPause::take_unreported_failure()
 {

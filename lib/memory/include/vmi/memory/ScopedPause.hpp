@@ -70,8 +70,6 @@ private:
     void end();
     // Ends the guardian, releases the lock, restores the signals.
     void release();
-    // Resumes the guest if the lock's last holder died with it paused.
-    void resume_abandoned();
     void watch();
 
     MemorySource& memory_;
