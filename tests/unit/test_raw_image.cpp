@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "ForkWithPipe.hpp"
 #include "ImageFileBuilder.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/memory/DumpFile.hpp"
@@ -134,23 +135,17 @@ namespace {
 std::string as_ordinary_user(const std::function<std::string()>& attempt)
 {
     if (::geteuid() != 0) return attempt();
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        ::close(fds[0]);
+    auto [child, pipe] = fork_with_pipe([&](int out) {
         std::string answer = ::setgroups(0, nullptr) == 0 && ::setgid(65534) == 0 && ::setuid(65534) == 0
                                  ? attempt()
                                  : std::string("could not give up root: ") + std::strerror(errno);
-        ssize_t written = ::write(fds[1], answer.data(), answer.size());
+        ssize_t written = ::write(out, answer.data(), answer.size());
         ::_exit(written == static_cast<ssize_t>(answer.size()) ? 0 : 1);
-    }
-    ::close(fds[1]);
+    });
     std::string answer;
     char buffer[512];
-    for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) answer.append(buffer, static_cast<size_t>(n));
-    ::close(fds[0]);
+    for (ssize_t n; (n = ::read(pipe, buffer, sizeof buffer)) > 0;) answer.append(buffer, static_cast<size_t>(n));
+    ::close(pipe);
     int status = 0;
     ::waitpid(child, &status, 0);
     CHECK(WIFEXITED(status));

@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
+#include "ForkWithPipe.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/memory/PauseWitness.hpp"
 #include "vmi/memory/ScopedPause.hpp"
@@ -211,22 +213,16 @@ TEST_CASE("scoped pause: a second pause of the same guest waits for the first, b
 TEST_CASE("scoped pause: a tool waits for another process that has the guest paused, then pauses it itself")
 {
     LockDirectory locks;
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
+    auto [child, pipe] = fork_with_pipe([](int out) {
         CountingGuest guest("qemu-1-2");
         vmi::ScopedPause pause(guest, true, {0ms, 0ms});
-        [[maybe_unused]] ssize_t n = ::write(fds[1], "L", 1);
+        [[maybe_unused]] ssize_t n = ::write(out, "L", 1);
         std::this_thread::sleep_for(300ms);
         pause.resume();
-        ::_exit(0);
-    }
-    ::close(fds[1]);
+    });
     char locked = 0;
-    REQUIRE(::read(fds[0], &locked, 1) == 1);
-    ::close(fds[0]);
+    REQUIRE(::read(pipe, &locked, 1) == 1);
+    ::close(pipe);
     CountingGuest guest("qemu-1-2");
     std::string expected = fmt::format("another vmitools process (pid {})", child);
     CHECK_THROWS_WITH_AS(vmi::ScopedPause(guest, true, {0ms, 50ms}), doctest::Contains(expected.c_str()), vmi::Error);
@@ -269,23 +265,16 @@ TEST_CASE("scoped pause: a crash while paused resumes the guest before the proce
 {
     for (int signal : {SIGSEGV, SIGABRT, SIGILL, SIGBUS, SIGFPE}) {
         CAPTURE(signal);
-        int fds[2];
-        REQUIRE(::pipe(fds) == 0);
-        pid_t child = ::fork();
-        REQUIRE(child >= 0);
-        if (child == 0) {
-            ::close(fds[0]);
+        auto [child, pipe] = fork_with_pipe([signal](int out) {
             ::signal(signal, SIG_DFL); // not doctest's crash report: the default action
             CountingGuest guest;
-            guest.signal_pipe = fds[1];
+            guest.signal_pipe = out;
             vmi::ScopedPause pause(guest, true, {0ms, 0ms});
-            ::kill(::getpid(), signal);
-            ::_exit(0); // not reached: the signal ends the process
-        }
-        ::close(fds[1]);
+            ::kill(::getpid(), signal); // ends the process
+        });
         char seen = 0;
-        ssize_t n = ::read(fds[0], &seen, 1);
-        ::close(fds[0]);
+        ssize_t n = ::read(pipe, &seen, 1);
+        ::close(pipe);
         int status = 0;
         ::waitpid(child, &status, 0);
         CHECK(n == 1);
@@ -298,21 +287,14 @@ TEST_CASE("scoped pause: a crash while paused resumes the guest before the proce
 TEST_CASE("scoped pause: SIGKILL at the pause: the guardian resumes the guest and the lock says so")
 {
     LockDirectory locks;
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        ::close(fds[0]);
+    auto [child, pipe] = fork_with_pipe([](int out) {
         LiveGuest guest("qemu-5-6");
-        guest.guardian_pipe = fds[1];
+        guest.guardian_pipe = out;
         vmi::ScopedPause pause(guest, true, {0ms, 0ms});
         ::kill(::getpid(), SIGKILL);
-        ::_exit(0); // not reached
-    }
-    ::close(fds[1]);
+    });
     char seen = 0;
-    ssize_t n = ::read(fds[0], &seen, 1); // the guardian's resume, or EOF when every writer is gone
+    ssize_t n = ::read(pipe, &seen, 1); // the guardian's resume, or EOF when every writer is gone
     int status = 0;
     ::waitpid(child, &status, 0);
     CHECK(WIFSIGNALED(status));
@@ -320,8 +302,8 @@ TEST_CASE("scoped pause: SIGKILL at the pause: the guardian resumes the guest an
     CHECK(seen == 'G');
     // The guardian records its resume before it ends and closes the pipe.
     char rest = 0;
-    CHECK(::read(fds[0], &rest, 1) == 0);
-    ::close(fds[0]);
+    CHECK(::read(pipe, &rest, 1) == 0);
+    ::close(pipe);
     CHECK(read_file(locks.path + "/qemu-5-6.lock") == fmt::format("{} resumed\n", child));
 }
 
