@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -132,9 +133,33 @@ public:
 private:
     std::string expanded(std::size_t i) const { return std::string(1, symbols_[i].type) + symbols_[i].name; }
 
+    // The names and tokens of compress(), which depend on the expanded names
+    // alone. Tests build the same kernel's tables over and over (each shape,
+    // each damage), so they are kept per list of names: compressing is most
+    // of the unit tests' time under ASan otherwise.
+    struct Compressed {
+        std::vector<std::vector<std::uint8_t>> names;
+        std::array<std::string, 256> tokens;
+    };
+
+    void compress()
+    {
+        static std::map<std::string, Compressed> done;
+        std::string key;
+        for (std::size_t i = 0; i < symbols_.size(); ++i) key += expanded(i) + '\n';
+        auto [at, fresh] = done.try_emplace(key);
+        if (fresh) {
+            compress_names();
+            at->second = {compressed_, tokens_};
+            return;
+        }
+        compressed_ = at->second.names;
+        tokens_ = at->second.tokens;
+    }
+
     // scripts/kallsyms.c's optimize_token_table, simply: every byte used is
     // its own token; each free code takes the most frequent pair.
-    void compress()
+    void compress_names()
     {
         std::array<bool, 256> used{};
         for (std::size_t i = 0; i < symbols_.size(); ++i) {
