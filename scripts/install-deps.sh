@@ -20,7 +20,7 @@ esac
 # Building the tools.
 packages=(cmake make g++ pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev
           libbpf-dev zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev
-          libvirt-dev libxen-dev)
+          libvirt-dev libxen-dev libzydis-dev)
 # cpack -G DEB: dpkg-shlibdeps (dpkg-dev) writes the package's Depends, and CPack sorts
 # the files it packages with `file`.
 packages+=(dpkg-dev file)

@@ -7,11 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/AllDomains.hpp"
 #include "common/CrossViewCell.hpp"
 #include "common/PausedWalk.hpp"
 #include "common/ToolMain.hpp"
 #include "vmi/base/Diagnostics.hpp"
-#include "vmi/memory/QemuGuest.hpp"
 
 namespace vmi {
 namespace {
@@ -98,39 +98,20 @@ int exit_status(const TaskCrossView& check)
     return check.problems.empty() ? EXIT_OK : EXIT_ERROR;
 }
 
-// --all-domains: one JSON object a line per running libvirt domain; a domain
-// that cannot be checked is a line with its error, and the others go on.
-int check_all_domains(const GuestOptions& guest_options, const TableOptions& table, const ProcessCheckOptions& options)
+// --all-domains: per domain its hidden tasks (every task with --all).
+int check_every_domain(const GuestOptions& guest_options, const TableOptions& table, const ProcessCheckOptions& options)
 {
-    if (!guest_options.vm.empty() || !guest_options.image.empty() || !guest_options.qmp.empty())
-        fail("--all-domains checks every running libvirt domain of --uri: name no VM, --image or --qmp");
     auto chosen = check_columns().select(table.columns, OutputFormat::Json);
-    int status = EXIT_OK;
-    for (const std::string& domain : running_libvirt_domains(guest_options.uri)) {
-        GuestOptions one = guest_options;
-        one.vm = domain;
-        if (one.backend.empty()) one.backend = "kvm";
-        nlohmann::json line{{"domain", domain}};
-        int exit = EXIT_ERROR;
-        try {
-            TaskCrossView check = check_one(one, options, std::nullopt);
-            std::vector<std::vector<Cell>> rows;
-            for (const CrossViewTask& entry : check.tasks)
-                if (options.all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));
-            line["tasks"] = table_json(check_columns().headings(chosen), rows);
-            line["warnings"] = check.warnings;
-            line["problems"] = check.problems;
-            exit = exit_status(check);
-        } catch (const Error& e) {
-            line["error"] = e.what();
-        }
-        line["exit"] = exit;
-        // Guest bytes in the rows (and in problems) escaped as everywhere else.
-        fmt::print("{}\n", to_json_text(line));
-        std::fflush(stdout);
-        if (exit == EXIT_FOUND || (exit == EXIT_ERROR && status == EXIT_OK)) status = exit;
-    }
-    return status;
+    return check_all_domains(guest_options, [&](const GuestOptions& one) {
+        TaskCrossView check = check_one(one, options, std::nullopt);
+        std::vector<std::vector<Cell>> rows;
+        for (const CrossViewTask& entry : check.tasks)
+            if (options.all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));
+        nlohmann::json fields{{"tasks", table_json(check_columns().headings(chosen), rows)},
+                              {"warnings", check.warnings},
+                              {"problems", check.problems}};
+        return DomainCheck{std::move(fields), exit_status(check)};
+    });
 }
 
 } // namespace
@@ -141,7 +122,7 @@ int run_process_check(const GuestOptions& guest_options, const TableOptions& tab
         fail("--guest-ps and --agent both give the guest's own list: choose one");
     if (options.all_domains) {
         if (!options.guest_ps.empty()) fail("--guest-ps is one guest's list: it does not go with --all-domains");
-        return check_all_domains(guest_options, table, options);
+        return check_every_domain(guest_options, table, options);
     }
     OutputFormat format = guest_options.format();
     std::string list = table.columns;

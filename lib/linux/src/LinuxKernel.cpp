@@ -592,6 +592,33 @@ ModuleCrossView LinuxKernel::check_modules(std::size_t max_modules)
     return cross_view_modules(std::move(views), module_list());
 }
 
+KernelHookReport LinuxKernel::hooks()
+{
+    const SymbolTable& table = symbols();
+    const Symbol* text = table.find("_stext");
+    if (!text) text = table.find("_text");
+    const Symbol* etext = table.find("_etext");
+    if (!text || !etext || etext->address <= text->address)
+        fail("the kernel's symbols do not give its text (_stext/_text and _etext): cannot tell its code from a "
+             "module's");
+    CodeOwners owners(text->address, etext->address);
+    KernelHookReport report;
+    ModuleCrossView modules = check_modules();
+    for (std::string& problem : modules.problems) report.problems.push_back(std::move(problem));
+    // Listed modules first: a hidden copy found again by a scan does not take their code.
+    for (bool hidden : {false, true})
+        for (const CrossViewModule& entry : modules.modules)
+            if (entry.hidden == hidden && !owners.add_module(entry.module, hidden))
+                report.problems.push_back(fmt::format("module {} ({:#x}): where its code lies cannot be read",
+                                                      entry.module.name, entry.module.address));
+    walk_system_calls({kernel_space(), table, owners}, report);
+    for (const HookPoint& point : report.points) {
+        if (point.available) diag::note("hook point {}: {} entries", point.name, point.entries);
+        else diag::note("hook point {} {}: {}", point.name, point.absent ? "absent" : "unavailable", point.unavailable);
+    }
+    return report;
+}
+
 std::optional<std::string> LinuxKernel::command_line(const LinuxTask& task) { return task_list().command_line(task); }
 
 std::vector<std::string_view> LinuxKernel::missing_task_keys(std::string_view column)

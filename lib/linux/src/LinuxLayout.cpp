@@ -225,6 +225,10 @@ ModuleOffsets LinuxLayout::module_offsets() const
     m.use_source_list = find("linux_module_use_source_list");
     m.use_source = find("linux_module_use_source");
     m.size_fields = module_size_offsets_;
+    m.code_size = find("linux_module_core_size");
+    // Without core_layout the sizes are module.mem[]'s, MOD_TEXT first.
+    if (!m.code_size && !find("linux_module_init_size") && !module_size_offsets_.empty())
+        m.code_size = module_size_offsets_.front();
     return m;
 }
 

@@ -86,6 +86,7 @@ LinuxModule LinuxModuleList::read_module(std::uint64_t address, std::size_t max_
             module.refcount = static_cast<std::int32_t>(kernel_.read_u32(address + *o.refcnt)) - MODULE_REF_BASE;
         });
     if (o.core_base) field("address", [&] { module.base = kernel_.read_pointer(address + *o.core_base); });
+    if (o.code_size) field("code_size", [&] { module.code_size = kernel_.read_u32(address + *o.code_size); });
     if (o.state) field("state", [&] { module.state = state_name(kernel_.read_u32(address + *o.state)); });
     if (o.source_list && o.use_source_list && o.use_source)
         field("used_by", [&] { module.used_by = read_users(address, max_modules); });

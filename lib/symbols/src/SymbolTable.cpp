@@ -158,6 +158,24 @@ SymbolTable::Nearest SymbolTable::nearest_below(std::uint64_t address) const
     return {&symbol, address - symbol.address};
 }
 
+std::vector<const Symbol*> SymbolTable::at(std::uint64_t address) const
+{
+    const std::vector<std::uint32_t>& order = address_order();
+    auto first = std::lower_bound(order.begin(), order.end(), address,
+                                  [this](std::uint32_t i, std::uint64_t a) { return symbols_[i].address < a; });
+    std::vector<const Symbol*> found;
+    for (auto it = first; it != order.end() && symbols_[*it].address == address; ++it) found.push_back(&symbols_[*it]);
+    return found;
+}
+
+const Symbol* SymbolTable::next_above(std::uint64_t address) const
+{
+    const std::vector<std::uint32_t>& order = address_order();
+    auto it = std::upper_bound(order.begin(), order.end(), address,
+                               [this](std::uint64_t a, std::uint32_t i) { return a < symbols_[i].address; });
+    return it == order.end() ? nullptr : &symbols_[*it];
+}
+
 std::vector<const Symbol*> SymbolTable::match(std::string_view glob) const
 {
     std::string pattern(glob);

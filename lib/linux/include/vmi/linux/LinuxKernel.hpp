@@ -16,6 +16,7 @@
 #include "vmi/base/PagingMode.hpp"
 #include "vmi/config/ConfigFile.hpp"
 #include "vmi/linux/Kallsyms.hpp"
+#include "vmi/linux/KernelHooks.hpp"
 #include "vmi/linux/LinuxKernelLocator.hpp"
 #include "vmi/linux/LinuxLayout.hpp"
 #include "vmi/linux/LinuxModuleList.hpp"
@@ -100,6 +101,10 @@ public:
     // Compares the module list, sysfs's module_kset and the module tree
     // (ModuleCrossView.hpp).
     ModuleCrossView check_modules(std::size_t max_modules = 1 << 16);
+    // Every kernel hook point (KernelHooks.hpp), with the owner of the code
+    // each one reaches: the kernel's text, or a module of check_modules(),
+    // listed or hidden.
+    KernelHookReport hooks();
     // See LinuxTaskList::command_line.
     std::optional<std::string> command_line(const LinuxTask& task);
 

@@ -54,6 +54,9 @@ struct ModuleOffsets {
     std::uint64_t name = 0;
     Offset name_length, state, refcnt, core_base, source_list, use_source_list, use_source;
     std::vector<std::uint64_t> size_fields; // added up as /proc/modules does
+    // The size of the memory at core_base: its text (module.mem[MOD_TEXT],
+    // 6.4+) or its whole core, text first (core_layout, before).
+    Offset code_size;
 };
 
 class LinuxLayout {

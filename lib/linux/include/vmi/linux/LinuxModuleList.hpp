@@ -18,10 +18,11 @@ namespace vmi {
 struct LinuxModule {
     std::uint64_t address = 0; // the struct module
     std::string name;
-    std::optional<std::uint64_t> size;    // as /proc/modules adds it up
-    std::optional<std::int64_t> refcount; // module_refcount(): refcnt - MODULE_REF_BASE
-    std::optional<std::uint64_t> base;    // where its code starts
-    std::optional<std::string> state;     // Live, Loading, Unloading
+    std::optional<std::uint64_t> size;      // as /proc/modules adds it up
+    std::optional<std::int64_t> refcount;   // module_refcount(): refcnt - MODULE_REF_BASE
+    std::optional<std::uint64_t> base;      // where its code starts
+    std::optional<std::uint64_t> code_size; // bytes of code (and, before 6.4, data) at base
+    std::optional<std::string> state;       // Live, Loading, Unloading
     std::optional<std::vector<std::string>> used_by;
     // Fields that could not be read, each with why.
     std::vector<std::pair<std::string_view, std::string>> bad_fields;

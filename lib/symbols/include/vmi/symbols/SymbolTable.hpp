@@ -52,6 +52,11 @@ public:
         std::uint64_t offset = 0;
     };
     Nearest nearest_below(std::uint64_t address) const;
+    // Every symbol at exactly `address` (aliases share one), absolute ones aside.
+    std::vector<const Symbol*> at(std::uint64_t address) const;
+    // The first symbol above `address`: where the code or data at `address`
+    // ends at the latest. Null when there is none.
+    const Symbol* next_above(std::uint64_t address) const;
 
     // Symbols whose names match a shell glob (fnmatch), in address order.
     std::vector<const Symbol*> match(std::string_view glob) const;

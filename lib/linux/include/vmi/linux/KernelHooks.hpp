@@ -1,0 +1,81 @@
+#pragma once
+// The kernel's hook points, read from outside: where each one sends the
+// kernel, who owns the code there (CodeOwners) and whether that is a finding.
+// Hook points so far:
+//   syscall_table     every slot of sys_call_table, ia32_sys_call_table and
+//                     x32_sys_call_table that the kernel has
+//   syscall_dispatch  every branch out of x64_sys_call, ia32_sys_call and
+//                     x32_sys_call (decoded, X86Branches.hpp)
+// A hook point the kernel lacks, or that cannot be read, is reported as
+// unavailable with the reason, never as clean.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vmi/linux/CodeOwners.hpp"
+#include "vmi/paging/AddressSpace.hpp"
+#include "vmi/symbols/SymbolTable.hpp"
+
+namespace vmi {
+
+enum class HookKind { syscall_table, syscall_dispatch };
+
+// "syscall_table", "syscall_dispatch".
+std::string_view hook_kind_name(HookKind kind);
+
+struct KernelHook {
+    HookKind kind = HookKind::syscall_table;
+    std::string hooked;        // "sys_call_table[217]", "x64_sys_call+0x1c2"
+    std::uint64_t target = 0;  // where it sends the kernel
+    std::string target_symbol; // "__x64_sys_getdents64", "vmihide+0x120"; "" when nothing names it
+    CodeOwner owner;
+    bool finding = false;
+    std::string meaning;
+};
+
+// One hook point (one table, one dispatch function) and how its walk went.
+struct HookPoint {
+    HookKind kind = HookKind::syscall_table;
+    std::string name;        // "sys_call_table", "x64_sys_call"
+    bool available = false;  // read whole
+    bool absent = false;     // the kernel has no such thing, and need not (with `unavailable` saying why)
+    std::string unavailable; // why it was not read
+    std::size_t entries = 0; // slots, or branches out of the function
+};
+
+struct KernelHookReport {
+    std::vector<HookPoint> points;
+    std::vector<KernelHook> hooks;
+    // What kept the owners from being known whole: a module view not walked
+    // to its end, a module whose code range could not be read.
+    std::vector<std::string> problems;
+    bool found() const;
+};
+
+// What the hook walks read: the kernel's address space, its symbols (the
+// whole table, KASLR slide applied) and the owners of its code.
+struct HookContext {
+    AddressSpace& kernel;
+    const SymbolTable& symbols;
+    const CodeOwners& owners;
+};
+
+// Whether `name` is a system-call function a table slot or the dispatch may
+// send the kernel to: a pt_regs wrapper (__x64_sys_*, __ia32_sys_*,
+// __x32_compat_sys_*, __ia32_compat_sys_*, __x64_compat_sys_*), sys_ni_syscall,
+// or, on kernels before the wrappers (4.17), sys_* and compat_sys_*.
+bool is_syscall_function(std::string_view name);
+
+// The system calls of every ABI the kernel has: per ABI its table's slots
+// and its dispatch function's branches, appended to `report`. An ABI's table
+// without its dispatch function (before 6.9 and its backports), or the
+// dispatch without the table (its 32-bit tables went), is normal; an ABI
+// the kernel's own width needs with neither is an unavailable hook point.
+void walk_system_calls(const HookContext& context, KernelHookReport& report);
+
+// One table's slots / one dispatch function's branches out of it.
+void walk_syscall_table(const HookContext& context, std::string_view name, KernelHookReport& report);
+void walk_syscall_dispatch(const HookContext& context, std::string_view name, KernelHookReport& report);
+
+} // namespace vmi

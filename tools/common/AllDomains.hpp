@@ -1,0 +1,24 @@
+#pragma once
+// --all-domains of the check modes: the same check on every running libvirt
+// domain of --uri, one JSON object a line ({"domain", the check's fields,
+// "exit"}); a domain that cannot be checked is a line with its error
+// ("error", exit 2) and the others go on.
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "common/GuestOptions.hpp"
+
+namespace vmi {
+
+struct DomainCheck {
+    nlohmann::json fields; // an object: what the check found
+    int exit = 2;          // the check's exit status for this domain
+};
+
+// Exit status: 1 when a domain's check found something, else 2 when one
+// failed, else 0. Fails (one line) when a VM, --image or --qmp was named.
+int check_all_domains(const GuestOptions& guest_options,
+                      const std::function<DomainCheck(const GuestOptions& one)>& check);
+
+} // namespace vmi

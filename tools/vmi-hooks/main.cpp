@@ -1,0 +1,164 @@
+// vmi-hooks: list the guest kernel's hook points from outside (where each
+// system-call table slot and each branch of the system-call dispatch sends
+// the kernel, and who owns that code), and with --check print only what a
+// rootkit changed.
+#include <algorithm>
+#include <set>
+
+#include "common/AllDomains.hpp"
+#include "common/ColumnTable.hpp"
+#include "common/Guest.hpp"
+#include "common/PauseOptions.hpp"
+#include "common/PausedWalk.hpp"
+#include "common/ToolMain.hpp"
+#include "vmi/base/Diagnostics.hpp"
+
+namespace {
+
+using vmi::Align;
+using vmi::Cell;
+using vmi::KernelHook;
+
+const vmi::ColumnTable<KernelHook>& columns()
+{
+    static const vmi::ColumnTable<KernelHook> table(
+        {
+            {"kind", "KIND", Align::Left, "syscall_table or syscall_dispatch",
+             [](const KernelHook& h) { return Cell(std::string(vmi::hook_kind_name(h.kind))); }},
+            {"hooked", "HOOKED", Align::Left, "the hook point: a table slot, a dispatch branch",
+             [](const KernelHook& h) { return Cell(h.hooked); }},
+            {"target", "TARGET", Align::Left, "where it sends the kernel",
+             [](const KernelHook& h) { return h.target ? Cell(vmi::Address{h.target}) : Cell(std::monostate{}); }},
+            {"target_symbol", "TARGET-SYMBOL", Align::Left, "the code there: SYMBOL, SYMBOL+0xOFF or MODULE+0xOFF",
+             [](const KernelHook& h) {
+                 return h.target_symbol.empty() ? Cell(std::monostate{}) : Cell(h.target_symbol);
+             }},
+            {"owner", "OWNER", Align::Left, "who owns that code: core (the kernel's text), a module, or none",
+             [](const KernelHook& h) {
+                 std::string owner = h.owner.name();
+                 return owner.empty() ? Cell(std::monostate{}) : Cell(owner);
+             }},
+            {"owner_hidden", "HIDDEN", Align::Left, "whether the owning module is hidden from the module list",
+             [](const KernelHook& h) { return Cell(h.owner.hidden); }},
+            {"finding", "FINDING", Align::Left, "whether this is a finding (a hook a rootkit set)",
+             [](const KernelHook& h) { return Cell(h.finding); }},
+            {"meaning", "MEANING", Align::Left, "what it means", [](const KernelHook& h) { return Cell(h.meaning); }},
+        },
+        "kind,hooked,target_symbol,owner,finding");
+    return table;
+}
+
+struct HooksOptions {
+    vmi::GuestOptions guest;
+    vmi::TableOptions table;
+    vmi::PauseOptions pause;
+    bool check = false;
+    bool all = false;
+    bool all_domains = false;
+    std::vector<std::string> allow;
+};
+
+// The walk, with --allow applied: a listed module the admin named keeps its
+// rows, as findings no more. A hidden module's never leave the findings.
+vmi::KernelHookReport walk(vmi::Guest& guest, const HooksOptions& options)
+{
+    vmi::KernelHookReport report = vmi::with_paused_walk(guest, options.pause, [&] { return guest.kernel().hooks(); });
+    std::set<std::string, std::less<>> allowed(options.allow.begin(), options.allow.end());
+    for (KernelHook& hook : report.hooks)
+        if (hook.finding && hook.owner.kind == vmi::CodeOwner::Kind::module && !hook.owner.hidden &&
+            allowed.contains(hook.owner.module)) {
+            hook.finding = false;
+            hook.meaning += " (allowed: --allow " + hook.owner.module + ")";
+        }
+    return report;
+}
+
+// Hook points that should be there and could not be read, as lines.
+std::vector<std::string> unavailable_points(const vmi::KernelHookReport& report)
+{
+    std::vector<std::string> lines;
+    for (const vmi::HookPoint& point : report.points)
+        if (!point.available && !point.absent) lines.push_back(point.name + " unavailable: " + point.unavailable);
+    for (const std::string& problem : report.problems) lines.push_back(problem);
+    return lines;
+}
+
+// As the cross views: something found is exit 1; else a hook point that
+// could not be read fails the check.
+int check_status(const vmi::KernelHookReport& report)
+{
+    if (report.found()) return vmi::EXIT_FOUND;
+    return unavailable_points(report).empty() ? vmi::EXIT_OK : vmi::EXIT_ERROR;
+}
+
+std::vector<std::vector<Cell>> rows_of(const vmi::KernelHookReport& report,
+                                       const std::vector<const vmi::Column<KernelHook>*>& chosen, bool findings_only)
+{
+    std::vector<std::vector<Cell>> rows;
+    for (const KernelHook& hook : report.hooks)
+        if (!findings_only || hook.finding) rows.push_back(columns().cells(chosen, hook));
+    return rows;
+}
+
+int run(const HooksOptions& options)
+{
+    if (options.pause.resume_abandoned) return vmi::run_resume_abandoned(options.guest, options.pause);
+    if ((options.all || options.all_domains) && !options.check) vmi::fail("--all and --all-domains go with --check");
+    bool findings_only = options.check && !options.all;
+    if (options.all_domains) {
+        auto chosen = columns().select(options.table.columns, vmi::OutputFormat::Json);
+        return vmi::check_all_domains(options.guest, [&](const vmi::GuestOptions& one) {
+            vmi::Guest guest(one);
+            vmi::KernelHookReport report = walk(guest, options);
+            nlohmann::json fields{
+                {"hooks", vmi::table_json(columns().headings(chosen), rows_of(report, chosen, findings_only))},
+                {"problems", unavailable_points(report)}};
+            return vmi::DomainCheck{std::move(fields), check_status(report)};
+        });
+    }
+    vmi::OutputFormat format = options.guest.format();
+    std::string list = options.table.columns;
+    if (list.empty() && options.check && format == vmi::OutputFormat::Text)
+        list = options.all ? "kind,hooked,target_symbol,owner,finding,meaning"
+                           : "kind,hooked,target,target_symbol,"
+                             "owner,meaning";
+    auto chosen = columns().select(list, format);
+    vmi::Guest guest(options.guest);
+    vmi::KernelHookReport report = walk(guest, options);
+    std::vector<std::vector<Cell>> rows = rows_of(report, chosen, findings_only);
+    if (!rows.empty() || format != vmi::OutputFormat::Text || !options.check)
+        vmi::print_output(vmi::render_table(columns().headings(chosen), rows,
+                                            {format, !options.table.no_headers, options.table.raw}));
+    int status = options.check ? check_status(report) : vmi::EXIT_OK;
+    for (const std::string& line : unavailable_points(report)) {
+        if (status == vmi::EXIT_ERROR) vmi::report_problem(line);
+        else vmi::diag::warn("{}", line);
+    }
+    return status;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    HooksOptions options;
+    return vmi::run_tool(
+        "vmi-hooks", "List a guest kernel's hook points from outside the guest, and find the ones a rootkit set.", argc,
+        argv,
+        [&](CLI::App& app) {
+            vmi::add_guest_options(app, options.guest);
+            vmi::add_table_options(app, options.table, columns());
+            vmi::add_pause_options(app, options.pause, /*offer_no_pause=*/true);
+            vmi::add_resume_abandoned_option(app, options.pause);
+            app.add_flag("--check", options.check,
+                         "Print only the findings (a system-call table slot or dispatch branch that does not reach "
+                         "a system-call function of the kernel's text), exit 1 if there are any");
+            app.add_flag("--all", options.all, "With --check: every hook point's rows, findings or not");
+            app.add_flag("--all-domains", options.all_domains,
+                         "With --check: check every running libvirt domain of --uri, one JSON object a line");
+            app.add_option("--allow", options.allow,
+                           "A listed module whose hooks the admin knows: its rows are no findings (repeatable; a "
+                           "hidden module's always are)");
+        },
+        [&] { return run(options); });
+}
