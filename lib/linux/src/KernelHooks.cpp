@@ -36,16 +36,28 @@ bool lands_on(const HookContext& context, std::uint64_t address, bool (*kind)(st
     return std::any_of(here.begin(), here.end(), [&](const Symbol* s) { return kind(s->name); });
 }
 
+// The prefix of the system-call functions a hook point of `hooked` calls:
+// system calls without arguments have one function under two names
+// (__x64_sys_getpid and __ia32_sys_getpid), and the table's ABI picks one.
+std::string_view abi_prefix(const HookContext& context, std::string_view hooked)
+{
+    return hooked.starts_with("ia32") || pointer_size(context.kernel.mode()) == 4 ? "__ia32_" : "__x64_";
+}
+
 // "name", "name+0xoff" (core), "module+0xoff", or "" for code of no one.
-std::string symbol_for(const HookContext& context, std::uint64_t target, const CodeOwner& owner)
+// Of several names at `target`, a system-call function's, of `prefix` first.
+std::string symbol_for(const HookContext& context, std::uint64_t target, const CodeOwner& owner,
+                       std::string_view prefix)
 {
     switch (owner.kind) {
     case CodeOwner::Kind::core: {
         std::vector<const Symbol*> here = context.symbols.at(target);
-        auto syscall =
-            std::find_if(here.begin(), here.end(), [](const Symbol* s) { return is_syscall_function(s->name); });
-        if (syscall != here.end()) return std::string((*syscall)->name);
-        if (!here.empty()) return std::string(here.front()->name);
+        auto rank = [&](const Symbol* s) {
+            return is_syscall_function(s->name) ? (s->name.starts_with(prefix) ? 0 : 1) : 2;
+        };
+        auto best = std::min_element(here.begin(), here.end(),
+                                     [&](const Symbol* a, const Symbol* b) { return rank(a) < rank(b); });
+        if (best != here.end()) return std::string((*best)->name);
         SymbolTable::Nearest nearest = context.symbols.nearest_below(target);
         if (!nearest.symbol) return {};
         return fmt::format("{}+{:#x}", nearest.symbol->name, nearest.offset);
@@ -66,7 +78,7 @@ KernelHook hook_to(const HookContext& context, HookKind kind, std::string hooked
     hook.hooked = std::move(hooked);
     hook.target = target;
     hook.owner = context.owners.owner_of(target);
-    hook.target_symbol = symbol_for(context, target, hook.owner);
+    hook.target_symbol = symbol_for(context, target, hook.owner, abi_prefix(context, hook.hooked));
     std::string_view where = kind == HookKind::syscall_table ? "the slot" : "the call";
     switch (hook.owner.kind) {
     case CodeOwner::Kind::core:

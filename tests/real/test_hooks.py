@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""vmi-hooks on the test guests' dumps, with nothing but the dump.
+
+Each clean guest gives no finding. Its hook rows are checked against sources
+that are not the tool:
+- the system-call table's slots against the host's <asm/unistd_64.h> (or
+  unistd_32.h for i386 guests): slot N holds the function of the system call
+  numbered N, or sys_ni_syscall;
+- every named target against the address the guest's own /proc/kallsyms
+  gave that name;
+- the branches out of each dispatch function (x64_sys_call, ia32_sys_call,
+  x32_sys_call) against objdump's disassembly of the same bytes, read through
+  testlib's own page-table walker.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import kernel_page_tables, read_guest_env, read_kallsyms, run_per_guest  # noqa: E402
+
+GUESTS = ["amd64-4level", "amd64-5level-kaslr", "amd64-6.12-kaslr", "amd64-7.2-kaslr", "amd64-busy-kpti",
+          "amd64-2000procs", "i386-2level", "i386-pae"]
+UNISTD = "/usr/include/x86_64-linux-gnu/asm/unistd_{}.h"
+# System calls whose function is named otherwise (arch/x86/entry/syscalls/syscall_64.tbl
+# and syscall_32.tbl): number name -> the function's name after the __x64_sys_ prefix.
+OTHER_NAMES = {"stat": "newstat", "fstat": "newfstat", "lstat": "newlstat", "uname": "newuname",
+               "umount2": "umount", "mmap": "old_mmap", "select": "old_select", "readdir": "old_readdir",
+               "oldumount": "oldumount", "_llseek": "llseek", "_newselect": "select", "mmap2": "mmap_pgoff",
+               "ugetrlimit": "getrlimit", "vm86old": "vm86old", "sigsuspend": "sigsuspend",
+               "getpmsg": "ni_syscall", "putpmsg": "ni_syscall", "afs_syscall": "ni_syscall",
+               "tuxcall": "ni_syscall", "security": "ni_syscall", "vserver": "ni_syscall"}
+
+
+def syscall_numbers(bits):
+    """{number: name} from the host's kernel headers."""
+    numbers = {}
+    with open(UNISTD.format(bits)) as f:
+        for line in f:
+            m = re.match(r"#define __NR_(\w+)\s+(\d+)$", line.strip())
+            if m:
+                numbers[int(m.group(2))] = m.group(1)
+    return numbers
+
+
+def slot_matches(name, symbol, prefix):
+    """Whether `symbol` is a function the system call `name` may have in its slot."""
+    stem = symbol[len(prefix):] if symbol.startswith(prefix) else symbol
+    # The kernel's usual renamings: new* (the struct changed), *16 (16-bit
+    # ids), *32 and *_time32 (32-bit time), old*/old_* (the old ABI's entry), and
+    # the 32-bit ABI's *32, *64 and *_time64 numbers for the wide function.
+    bare = name.removeprefix("old")
+    wide = name.removesuffix("_time64").removesuffix("32").removesuffix("64")
+    wanted = {name, "new" + name, name + "16", name + "32", name + "_time32", name + "64", "ia32_" + name,
+              "old_" + name, "old" + name, bare, "old" + bare, wide, OTHER_NAMES.get(name, name)}
+    return symbol in ("sys_ni_syscall", prefix + "ni_syscall") or stem in wanted
+
+
+def objdump_branches(code, start, bits, scratch):
+    """{(offset, target)} of the direct branches objdump decodes in `code` that
+    leave [start, start + len(code))."""
+    machine = "i386:x86-64" if bits == 64 else "i386"
+    path = os.path.join(scratch, "code.bin")
+    with open(path, "wb") as f:
+        f.write(code)
+    proc = subprocess.run(["objdump", "-D", "-b", "binary", "-m", machine, f"--adjust-vma={start:#x}", path],
+                          capture_output=True, check=True)
+    out = set()
+    for line in proc.stdout.decode().splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\s+(?:[0-9a-f]{2} )+\s*(call|jmp|j[a-z]+|loop\w*)\s+0x([0-9a-f]+)\s*$", line)
+        if not m:
+            continue
+        at, target = int(m.group(1), 16), int(m.group(3), 16)
+        if not start <= target < start + len(code):
+            out.add((at - start, target))
+    return out
+
+
+def check_guest(results, tools, name, guest_dir, scratch):
+    env = read_guest_env(guest_dir)
+    bits = 64 if env["GUEST_ARCH"] == "x86_64" else 32
+    dump = os.path.join(guest_dir, "memory.elf")
+    home = os.path.join(scratch, "home")
+    os.makedirs(home, exist_ok=True)
+    fresh = {"HOME": home, "XDG_CACHE_HOME": os.path.join(home, "cache"), "XDG_CONFIG_HOME": home}
+
+    rc, out, err = tools.run("vmi-hooks", "--image", dump, "--check", env=fresh)
+    results.check(rc == 0 and out == "", f"{name}: vmi-hooks --check finds nothing on a clean guest",
+                  f"rc={rc}\n{out[:1500]}\n{err[-1500:]}")
+
+    rc, out, err = tools.run("vmi-hooks", "--image", dump, "--format", "json", "-v", env=fresh)
+    rows = json.loads(out) if rc == 0 else []
+    results.check(rc == 0 and rows and not any(r["finding"] for r in rows),
+                  f"{name}: vmi-hooks lists {len(rows)} hook rows, none a finding", err[-1500:])
+    if not rows:
+        return
+
+    # The table's slots against the system-call numbers of the host's headers.
+    prefix = "__x64_sys_" if bits == 64 else "__ia32_sys_"
+    numbers = syscall_numbers(64 if bits == 64 else 32)
+    slots = {int(r["hooked"][len("sys_call_table["):-1]): r for r in rows
+             if r["kind"] == "syscall_table" and r["hooked"].startswith("sys_call_table[")}
+    wrong = [f"slot {n} ({numbers[n]}): {slots[n]['target_symbol']}" for n in sorted(numbers)
+             if n in slots and not slot_matches(numbers[n], slots[n]["target_symbol"] or "", prefix)]
+    covered = sum(1 for n in numbers if n in slots)
+    results.check(covered >= 0.95 * len(numbers) and not wrong,
+                  f"{name}: sys_call_table's {len(slots)} slots hold the functions <asm/unistd_{bits if bits == 32 else 64}"
+                  f".h> numbers them for ({covered} of its {len(numbers)} system calls)", "\n".join(wrong[:20]))
+
+    # Every named target where the guest's own kallsyms puts that name.
+    kallsyms = {}
+    for address, _, symbol, module in read_kallsyms(os.path.join(guest_dir, "kallsyms")):
+        if not module:
+            kallsyms.setdefault(symbol, set()).add(address)
+    named = [r for r in rows if r["target_symbol"] and "+" not in r["target_symbol"]]
+    misplaced = [f"{r['hooked']}: {r['target_symbol']} at {r['target']}, kallsyms {sorted(map(hex, kallsyms.get(r['target_symbol'], [])))}"
+                 for r in named if int(r["target"], 16) not in kallsyms.get(r["target_symbol"], set())]
+    results.check(named and not misplaced,
+                  f"{name}: each of {len(named)} targets is where the guest's kallsyms puts its name",
+                  "\n".join(misplaced[:20]))
+
+    # The dispatch functions' branches against objdump's, over bytes read without our tools.
+    addresses = sorted({a for values in kallsyms.values() for a in values})
+    tables = kernel_page_tables(guest_dir, env, "elf")
+    for function in ("x64_sys_call", "ia32_sys_call", "x32_sys_call"):
+        if function not in kallsyms:
+            continue
+        start = min(kallsyms[function])
+        end = next(a for a in addresses if a > start)
+        theirs = objdump_branches(tables.read(start, end - start), start, bits, scratch)
+        ours = {(int(r["hooked"].split("+")[1], 16), int(r["target"], 16)) for r in rows
+                if r["kind"] == "syscall_dispatch" and r["hooked"].startswith(function + "+") and r["target"]}
+        results.check(ours == theirs and theirs,
+                      f"{name}: the {len(ours)} branches out of {function} are objdump's",
+                      f"only vmi-hooks: {sorted(ours - theirs)[:10]}\nonly objdump: {sorted(theirs - ours)[:10]}")
+
+
+def main():
+    return run_per_guest(__doc__, GUESTS, check_guest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
