@@ -14,7 +14,7 @@ scripts/install-deps.sh --demo
 # Only the tools: the unit tests and benchmarks are for scripts/test.sh.
 stage 2 "building the tools (Release, into build/)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVMI_SANITIZE=OFF -DVMI_BUILD_TESTS=OFF -DVMI_BUILD_BENCH=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target vmi-ps vmi-lsmod vmi-read vmi-ksym vmi-write
+cmake --build build -j"$(nproc)" --target vmi-ps vmi-lsmod vmi-hooks vmi-read vmi-ksym vmi-write
 
 stage 3 "booting the demo guest under QEMU and dumping its memory (cached after the first run)"
 tests/guests/build-guests.sh amd64-4level
@@ -35,6 +35,7 @@ CONF
 run() { printf '\n$ %s\n' "$*"; "$@"; }
 run build/tools/vmi-ps/vmi-ps -c build/demo.conf demo
 run build/tools/vmi-lsmod/vmi-lsmod -c build/demo.conf demo
+run build/tools/vmi-hooks/vmi-hooks -c build/demo.conf demo --check && echo "(no findings: every system-call slot and dispatch branch reaches the kernel's own code)"
 run build/tools/vmi-read/vmi-read -c build/demo.conf demo --ksym linux_banner --as string
 run build/tools/vmi-ksym/vmi-ksym -c build/demo.conf demo init_task linux_banner
 run build/tools/vmi-ksym/vmi-ksym -c build/demo.conf demo --reverse "$(build/tools/vmi-ksym/vmi-ksym -c build/demo.conf demo schedule)"

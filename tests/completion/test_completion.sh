@@ -106,8 +106,8 @@ complete_line() {
     echo "${COMPREPLY[*]}"
 }
 
-check "every tool has a completion" "vmi-ps vmi-lsmod vmi-read vmi-write vmi-ksym" \
-    "$(for t in vmi-ps vmi-lsmod vmi-read vmi-write vmi-ksym; do complete -p $t >/dev/null && printf '%s ' $t; done | sed 's/ $//')"
+check "every tool has a completion" "vmi-ps vmi-lsmod vmi-hooks vmi-read vmi-write vmi-ksym" \
+    "$(for t in vmi-ps vmi-lsmod vmi-hooks vmi-read vmi-write vmi-ksym; do complete -p $t >/dev/null && printf '%s ' $t; done | sed 's/ $//')"
 # The fake is completed by its path; bash would look it up by name, so register it too.
 complete -F _vmitools_complete vmi-fake
 
@@ -163,11 +163,13 @@ if [ -n "$BIN" ]; then
     real() { complete_line "$BIN/$1/$1 $2"; }
     check "vmi-ps --thr" "--threads" "$(real vmi-ps --thr)"
     check "vmi-lsmod --no-h" "--no-headers" "$(real vmi-lsmod --no-h)"
+    check "vmi-hooks --al" "--all --all-domains --allow" "$(real vmi-hooks --al)"
+    check "vmi-hooks --allow takes a value: nothing to offer" "" "$(real vmi-hooks "--allow ")"
     check "vmi-read --ks" "--ksym" "$(real vmi-read --ks)"
     check "vmi-read --as u" "u8 u16 u32 u64" "$(real vmi-read "--as u")"
     check "vmi-write --dry" "--dry-run" "$(real vmi-write --dry)"
     check "vmi-ksym --rev" "--reverse" "$(real vmi-ksym --rev)"
-    for t in vmi-ps vmi-lsmod vmi-read vmi-ksym; do
+    for t in vmi-ps vmi-lsmod vmi-hooks vmi-read vmi-ksym; do
         check "$t --for" "--format" "$(real $t --for)"
     done
     check "vmi-write --for" "--format --force" "$(real vmi-write --for)"
@@ -177,6 +179,7 @@ if [ -n "$BIN" ]; then
     # The column section is what -o completes from; the tools gain it with the column table.
     if "$BIN/vmi-ps/vmi-ps" --help | grep -qx 'Available output columns:'; then
         check "vmi-ps -o pid,pp" "pid,ppid" "$(real vmi-ps "-o pid,pp")"
+        check "vmi-hooks -o target,owner_" "target,owner_hidden" "$(real vmi-hooks "-o target,owner_")"
     else
         echo "skip - vmi-ps -o: this vmi-ps --help has no 'Available output columns:' section (the fake tool tests the parsing)"
     fi
