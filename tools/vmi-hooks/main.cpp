@@ -23,9 +23,10 @@ const vmi::ColumnTable<KernelHook>& columns()
 {
     static const vmi::ColumnTable<KernelHook> table(
         {
-            {"kind", "KIND", Align::Left, "syscall_table or syscall_dispatch",
+            {"kind", "KIND", Align::Left, "syscall_table, syscall_dispatch or ftrace",
              [](const KernelHook& h) { return Cell(std::string(vmi::hook_kind_name(h.kind))); }},
-            {"hooked", "HOOKED", Align::Left, "the hook point: a table slot, a dispatch branch",
+            {"hooked", "HOOKED", Align::Left,
+             "the hook point: a table slot, a dispatch branch, the functions an ftrace_ops is attached to",
              [](const KernelHook& h) { return Cell(h.hooked); }},
             {"target", "TARGET", Align::Left, "where it sends the kernel",
              [](const KernelHook& h) { return h.target ? Cell(vmi::Address{h.target}) : Cell(std::monostate{}); }},
@@ -42,6 +43,12 @@ const vmi::ColumnTable<KernelHook>& columns()
              [](const KernelHook& h) { return Cell(h.owner.hidden); }},
             {"finding", "FINDING", Align::Left, "whether this is a finding (a hook a rootkit set)",
              [](const KernelHook& h) { return Cell(h.finding); }},
+            {"object", "OBJECT", Align::Left, "the structure that holds the hook (an ftrace_ops)",
+             [](const KernelHook& h) { return h.object ? Cell(vmi::Address{h.object}) : Cell(std::monostate{}); }},
+            {"flags", "FLAGS", Align::Left, "ftrace: IPMODIFY (may redirect), SAVE_REGS, DIRECT, ENABLED",
+             [](const KernelHook& h) { return Cell(h.flags); }},
+            {"attached", "ATTACHED", Align::Left, "ftrace: the functions it is attached to (none listed: every one)",
+             [](const KernelHook& h) { return Cell(h.attached); }},
             {"meaning", "MEANING", Align::Left, "what it means", [](const KernelHook& h) { return Cell(h.meaning); }},
         },
         "kind,hooked,target_symbol,owner,finding");
@@ -73,22 +80,22 @@ vmi::KernelHookReport walk(vmi::Guest& guest, const HooksOptions& options)
     return report;
 }
 
-// Hook points that should be there and could not be read, as lines.
-std::vector<std::string> unavailable_points(const vmi::KernelHookReport& report)
+// Hook points this kernel should have that could not be checked (unknown
+// symbols or offsets), as warning lines.
+std::vector<std::string> unchecked_points(const vmi::KernelHookReport& report)
 {
     std::vector<std::string> lines;
     for (const vmi::HookPoint& point : report.points)
-        if (!point.available && !point.absent) lines.push_back(point.name + " unavailable: " + point.unavailable);
-    for (const std::string& problem : report.problems) lines.push_back(problem);
+        if (!point.available && !point.absent) lines.push_back(point.name + " not checked: " + point.unavailable);
     return lines;
 }
 
-// As the cross views: something found is exit 1; else a hook point that
-// could not be read fails the check.
+// As the cross views: something found is exit 1; else a walk that broke off
+// fails the check.
 int check_status(const vmi::KernelHookReport& report)
 {
     if (report.found()) return vmi::EXIT_FOUND;
-    return unavailable_points(report).empty() ? vmi::EXIT_OK : vmi::EXIT_ERROR;
+    return report.problems.empty() ? vmi::EXIT_OK : vmi::EXIT_ERROR;
 }
 
 std::vector<std::vector<Cell>> rows_of(const vmi::KernelHookReport& report,
@@ -112,7 +119,8 @@ int run(const HooksOptions& options)
             vmi::KernelHookReport report = walk(guest, options);
             nlohmann::json fields{
                 {"hooks", vmi::table_json(columns().headings(chosen), rows_of(report, chosen, findings_only))},
-                {"problems", unavailable_points(report)}};
+                {"warnings", unchecked_points(report)},
+                                  {"problems", report.problems}};
             return vmi::DomainCheck{std::move(fields), check_status(report)};
         });
     }
@@ -130,9 +138,10 @@ int run(const HooksOptions& options)
         vmi::print_output(vmi::render_table(columns().headings(chosen), rows,
                                             {format, !options.table.no_headers, options.table.raw}));
     int status = options.check ? check_status(report) : vmi::EXIT_OK;
-    for (const std::string& line : unavailable_points(report)) {
-        if (status == vmi::EXIT_ERROR) vmi::report_problem(line);
-        else vmi::diag::warn("{}", line);
+    for (const std::string& line : unchecked_points(report)) vmi::diag::warn("{}", line);
+    for (const std::string& problem : report.problems) {
+        if (status == vmi::EXIT_ERROR) vmi::report_problem(problem);
+        else vmi::diag::warn("{}", problem);
     }
     return status;
 }
@@ -158,7 +167,8 @@ int main(int argc, char** argv)
                          "With --check: check every running libvirt domain of --uri, one JSON object a line");
             app.add_option("--allow", options.allow,
                            "A listed module whose hooks the admin knows: its rows are no findings (repeatable; a "
-                           "hidden module's always are)");
+                           "hidden module's always are)")
+                ->allow_extra_args(false);
         },
         [&] { return run(options); });
 }

@@ -44,30 +44,6 @@ std::string_view abi_prefix(const HookContext& context, std::string_view hooked)
     return hooked.starts_with("ia32") || pointer_size(context.kernel.mode()) == 4 ? "__ia32_" : "__x64_";
 }
 
-// "name", "name+0xoff" (core), "module+0xoff", or "" for code of no one.
-// Of several names at `target`, a system-call function's, of `prefix` first.
-std::string symbol_for(const HookContext& context, std::uint64_t target, const CodeOwner& owner,
-                       std::string_view prefix)
-{
-    switch (owner.kind) {
-    case CodeOwner::Kind::core: {
-        std::vector<const Symbol*> here = context.symbols.at(target);
-        auto rank = [&](const Symbol* s) {
-            return is_syscall_function(s->name) ? (s->name.starts_with(prefix) ? 0 : 1) : 2;
-        };
-        auto best = std::min_element(here.begin(), here.end(),
-                                     [&](const Symbol* a, const Symbol* b) { return rank(a) < rank(b); });
-        if (best != here.end()) return std::string((*best)->name);
-        SymbolTable::Nearest nearest = context.symbols.nearest_below(target);
-        if (!nearest.symbol) return {};
-        return fmt::format("{}+{:#x}", nearest.symbol->name, nearest.offset);
-    }
-    case CodeOwner::Kind::module: return fmt::format("{}+{:#x}", owner.module, target - owner.base);
-    case CodeOwner::Kind::none: return {};
-    }
-    return {};
-}
-
 // The hook row for `target`, reached from `hooked`; `fine` says whether core
 // code there is what this hook point must reach, `what` names that.
 KernelHook hook_to(const HookContext& context, HookKind kind, std::string hooked, std::uint64_t target, bool fine,
@@ -114,11 +90,34 @@ struct SyscallAbi {
 
 } // namespace
 
+std::string symbol_for(const HookContext& context, std::uint64_t target, const CodeOwner& owner,
+                       std::string_view prefix)
+{
+    switch (owner.kind) {
+    case CodeOwner::Kind::core: {
+        std::vector<const Symbol*> here = context.symbols.at(target);
+        auto rank = [&](const Symbol* s) {
+            return is_syscall_function(s->name) ? (s->name.starts_with(prefix) ? 0 : 1) : 2;
+        };
+        auto best = std::min_element(here.begin(), here.end(),
+                                     [&](const Symbol* a, const Symbol* b) { return rank(a) < rank(b); });
+        if (best != here.end()) return std::string((*best)->name);
+        SymbolTable::Nearest nearest = context.symbols.nearest_below(target);
+        if (!nearest.symbol) return {};
+        return fmt::format("{}+{:#x}", nearest.symbol->name, nearest.offset);
+    }
+    case CodeOwner::Kind::module: return fmt::format("{}+{:#x}", owner.module, target - owner.base);
+    case CodeOwner::Kind::none: return {};
+    }
+    return {};
+}
+
 std::string_view hook_kind_name(HookKind kind)
 {
     switch (kind) {
     case HookKind::syscall_table: return "syscall_table";
     case HookKind::syscall_dispatch: return "syscall_dispatch";
+    case HookKind::ftrace: return "ftrace";
     }
     return "?";
 }
@@ -157,6 +156,7 @@ void walk_syscall_table(const HookContext& context, std::string_view name, Kerne
     } catch (const Error& e) {
         point.unavailable =
             fmt::format("{} at {:#x}: slot {} unreadable: {}", name, table->address, targets.size(), e.what());
+        report.problems.push_back(point.unavailable);
         report.points.push_back(std::move(point));
         return;
     }
@@ -190,6 +190,7 @@ void walk_syscall_dispatch(const HookContext& context, std::string_view name, Ke
         point.unavailable = fmt::format("{} would be {} bytes long (the next symbol, {}, is that far): not a dispatch "
                                         "function",
                                         name, size, next->name);
+        report.problems.push_back(point.unavailable);
         report.points.push_back(std::move(point));
         return;
     }
@@ -198,6 +199,7 @@ void walk_syscall_dispatch(const HookContext& context, std::string_view name, Ke
         context.kernel.read(start, bytes);
     } catch (const Error& e) {
         point.unavailable = fmt::format("{} at {:#x} unreadable: {}", name, start, e.what());
+        report.problems.push_back(point.unavailable);
         report.points.push_back(std::move(point));
         return;
     }
@@ -283,6 +285,7 @@ void walk_system_calls(const HookContext& context, KernelHookReport& report)
                                                        abi.table, abi.dispatch)
                                          : fmt::format("the kernel has neither {} nor {}: no such system calls",
                                                        abi.table, abi.dispatch);
+            if (abi.needed) report.problems.push_back(why);
             absent(HookKind::syscall_table, abi.table, why, abi.needed);
         }
     }

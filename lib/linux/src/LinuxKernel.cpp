@@ -611,7 +611,9 @@ KernelHookReport LinuxKernel::hooks()
             if (entry.hidden == hidden && !owners.add_module(entry.module, hidden))
                 report.problems.push_back(fmt::format("module {} ({:#x}): where its code lies cannot be read",
                                                       entry.module.name, entry.module.address));
-    walk_system_calls({kernel_space(), table, owners}, report);
+    HookContext context{kernel_space(), table, owners, layout()};
+    walk_system_calls(context, report);
+    walk_ftrace(context, report);
     for (const HookPoint& point : report.points) {
         if (point.available) diag::note("hook point {}: {} entries", point.name, point.entries);
         else diag::note("hook point {} {}: {}", point.name, point.absent ? "absent" : "unavailable", point.unavailable);

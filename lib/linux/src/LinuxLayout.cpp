@@ -2,6 +2,7 @@
 
 #include "LinuxLayoutBtf.hpp"
 #include "vmi/base/Error.hpp"
+#include "vmi/base/Fnv1a.hpp"
 #include "vmi/config/ConfigFile.hpp"
 
 namespace vmi {
@@ -101,11 +102,41 @@ const std::vector<LayoutFieldSpec>& linux_layout_fields()
         {"linux_mod_tree_trees", "mod_tree_root", {"root.tree"}, "offset"},
         {"linux_mod_tree_node_node", "mod_tree_node", {"node"}, "offset"},
         {"linux_mod_tree_node_mod", "mod_tree_node", {"mod"}, "offset"},
+        // ftrace's registered callbacks (ftrace_ops_list, vmi-hooks): each
+        // ftrace_ops, its flags and the functions its filter hash attaches it to.
+        {"linux_ftrace_ops_func", "ftrace_ops", {"func"}, "offset"},
+        {"linux_ftrace_ops_next", "ftrace_ops", {"next"}, "offset"},
+        {"linux_ftrace_ops_flags", "ftrace_ops", {"flags"}, "offset"},
+        {"linux_ftrace_ops_func_hash", "ftrace_ops", {"func_hash"}, "offset"},
+        {"linux_ftrace_ops_hash_filter", "ftrace_ops_hash", {"filter_hash"}, "offset"},
+        {"linux_ftrace_hash_size_bits", "ftrace_hash", {"size_bits"}, "offset"},
+        {"linux_ftrace_hash_buckets", "ftrace_hash", {"buckets"}, "offset"},
+        {"linux_ftrace_hash_count", "ftrace_hash", {"count"}, "offset"},
+        {"linux_ftrace_entry_ip", "ftrace_func_entry", {"ip"}, "offset"},
+        {"linux_ftrace_fl_enabled", "enum", {"FTRACE_OPS_FL_ENABLED"}, "enum"},
+        {"linux_ftrace_fl_save_regs", "enum", {"FTRACE_OPS_FL_SAVE_REGS"}, "enum"},
+        {"linux_ftrace_fl_ipmodify", "enum", {"FTRACE_OPS_FL_IPMODIFY"}, "enum"},
+        {"linux_ftrace_fl_direct", "enum", {"FTRACE_OPS_FL_DIRECT"}, "enum"},
     };
     return fields;
 }
 
 namespace {
+
+// The set of fields a layout is resolved for (FNV-1a of their keys): a cached
+// layout of another set is not taken.
+std::uint64_t fields_fingerprint()
+{
+    static const std::uint64_t fingerprint = [] {
+        Fnv1a hash;
+        for (const LayoutFieldSpec& spec : linux_layout_fields()) {
+            hash.add(spec.key);
+            hash.add('\n');
+        }
+        return hash.value();
+    }();
+    return fingerprint;
+}
 
 const LayoutFieldSpec* spec_of(std::string_view key)
 {
@@ -232,6 +263,25 @@ ModuleOffsets LinuxLayout::module_offsets() const
     return m;
 }
 
+FtraceOffsets LinuxLayout::ftrace_offsets() const
+{
+    FtraceOffsets f;
+    f.ops_func = get("linux_ftrace_ops_func");
+    f.ops_next = get("linux_ftrace_ops_next");
+    f.ops_flags = get("linux_ftrace_ops_flags");
+    f.ops_func_hash = get("linux_ftrace_ops_func_hash");
+    f.hash_filter = get("linux_ftrace_ops_hash_filter");
+    f.hash_size_bits = get("linux_ftrace_hash_size_bits");
+    f.hash_buckets = get("linux_ftrace_hash_buckets");
+    f.hash_count = get("linux_ftrace_hash_count");
+    f.entry_ip = get("linux_ftrace_entry_ip");
+    f.flag_enabled = find("linux_ftrace_fl_enabled");
+    f.flag_save_regs = find("linux_ftrace_fl_save_regs");
+    f.flag_ipmodify = find("linux_ftrace_fl_ipmodify");
+    f.flag_direct = find("linux_ftrace_fl_direct");
+    return f;
+}
+
 std::vector<std::string_view> LinuxLayout::missing(std::initializer_list<std::string_view> keys) const
 {
     std::vector<std::string_view> out;
@@ -252,6 +302,7 @@ std::string LinuxLayout::serialize() const
     for (const auto& [key, value] : values_) text += fmt::format("value {} {:#x} {}\n", key, value.value, value.source);
     for (std::uint64_t offset : module_size_offsets_) text += fmt::format("module_size {:#x}\n", offset);
     text += fmt::format("have_btf {}\n", have_btf_ ? 1 : 0);
+    text += fmt::format("fields {:#x}\n", fields_fingerprint());
     return text;
 }
 
@@ -259,6 +310,7 @@ std::optional<LinuxLayout> LinuxLayout::deserialize(std::string_view text, const
 {
     constexpr std::uint64_t MAX_OFFSET = 1 << 20; // far beyond any kernel structure
     LinuxLayout layout;
+    bool fields_match = false;
     auto number = [](std::string_view word) -> std::optional<std::uint64_t> {
         if (!word.starts_with("0x") || word.size() < 3 || word.size() > 18) return std::nullopt;
         std::uint64_t value = 0;
@@ -292,11 +344,14 @@ std::optional<LinuxLayout> LinuxLayout::deserialize(std::string_view text, const
             layout.module_size_offsets_.push_back(*value);
         } else if (kind == "have_btf") {
             layout.have_btf_ = rest == "1";
+        } else if (kind == "fields") {
+            fields_match = number(rest) == fields_fingerprint();
         } else {
             return std::nullopt;
         }
     }
-    if (!layout.values_.contains("linux_tasks")) return std::nullopt;
+    // A layout resolved when the fields were others lacks the new ones: resolved again.
+    if (!fields_match || !layout.values_.contains("linux_tasks")) return std::nullopt;
     return layout;
 }
 

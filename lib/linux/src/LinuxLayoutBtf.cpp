@@ -9,6 +9,11 @@ namespace vmi {
 std::optional<BtfLayoutValue> btf_layout_value(const KernelBtf& btf, const LayoutFieldSpec& spec)
 {
     for (std::string_view path : spec.btf_paths) {
+        if (spec.kind == "enum") {
+            std::optional<std::int64_t> value = btf.enum_value(path);
+            if (value && *value >= 0) return BtfLayoutValue{static_cast<std::uint64_t>(*value), fmt::format("BTF {}", path)};
+            continue;
+        }
         std::optional<std::uint64_t> value =
             spec.kind == "length" ? btf.array_length(spec.btf_struct, path) : btf.member_offset(spec.btf_struct, path);
         if (value) return BtfLayoutValue{*value, fmt::format("BTF {}.{}", spec.btf_struct, path)};

@@ -6,6 +6,8 @@
 //                     x32_sys_call_table that the kernel has
 //   syscall_dispatch  every branch out of x64_sys_call, ia32_sys_call and
 //                     x32_sys_call (decoded, X86Branches.hpp)
+//   ftrace            every ftrace_ops on ftrace_ops_list: its callback, its
+//                     flags and the functions it is attached to
 // A hook point the kernel lacks, or that cannot be read, is reported as
 // unavailable with the reason, never as clean.
 #include <cstdint>
@@ -14,22 +16,26 @@
 #include <vector>
 
 #include "vmi/linux/CodeOwners.hpp"
+#include "vmi/linux/LinuxLayout.hpp"
 #include "vmi/paging/AddressSpace.hpp"
 #include "vmi/symbols/SymbolTable.hpp"
 
 namespace vmi {
 
-enum class HookKind { syscall_table, syscall_dispatch };
+enum class HookKind { syscall_table, syscall_dispatch, ftrace };
 
-// "syscall_table", "syscall_dispatch".
+// "syscall_table", "syscall_dispatch", "ftrace".
 std::string_view hook_kind_name(HookKind kind);
 
 struct KernelHook {
     HookKind kind = HookKind::syscall_table;
+    std::uint64_t object = 0;  // the structure that holds the hook (an ftrace_ops); 0 for a slot or a branch
     std::string hooked;        // "sys_call_table[217]", "x64_sys_call+0x1c2"
     std::uint64_t target = 0;  // where it sends the kernel
     std::string target_symbol; // "__x64_sys_getdents64", "vmihide+0x120"; "" when nothing names it
     CodeOwner owner;
+    std::vector<std::string> flags;    // ftrace: the ftrace_ops flags that matter (IPMODIFY, SAVE_REGS, DIRECT, ENABLED)
+    std::vector<std::string> attached; // ftrace: the functions it is attached to (empty: every function)
     bool finding = false;
     std::string meaning;
 };
@@ -40,15 +46,17 @@ struct HookPoint {
     std::string name;        // "sys_call_table", "x64_sys_call"
     bool available = false;  // read whole
     bool absent = false;     // the kernel has no such thing, and need not (with `unavailable` saying why)
-    std::string unavailable; // why it was not read
+    std::string unavailable; // why it was not read (a broken walk is also among the report's problems)
     std::size_t entries = 0; // slots, or branches out of the function
 };
 
 struct KernelHookReport {
     std::vector<HookPoint> points;
     std::vector<KernelHook> hooks;
-    // What kept the owners from being known whole: a module view not walked
-    // to its end, a module whose code range could not be read.
+    // What went wrong while reading: a hook point whose walk broke off
+    // (unreadable memory, a broken list), a module view not walked to its
+    // end, a module whose code range could not be read. A hook point that is
+    // merely unavailable (its symbols or offsets unknown) is not one.
     std::vector<std::string> problems;
     bool found() const;
 };
@@ -59,7 +67,13 @@ struct HookContext {
     AddressSpace& kernel;
     const SymbolTable& symbols;
     const CodeOwners& owners;
+    const LinuxLayout& layout;
 };
+
+// "name", "name+0xoff" (core), "module+0xoff", or "" for code of no one; of
+// several names at `target`, a system-call function's of `prefix` first.
+std::string symbol_for(const HookContext& context, std::uint64_t target, const CodeOwner& owner,
+                       std::string_view prefix = {});
 
 // Whether `name` is a system-call function a table slot or the dispatch may
 // send the kernel to: a pt_regs wrapper (__x64_sys_*, __ia32_sys_*,
@@ -77,5 +91,12 @@ void walk_system_calls(const HookContext& context, KernelHookReport& report);
 // One table's slots / one dispatch function's branches out of it.
 void walk_syscall_table(const HookContext& context, std::string_view name, KernelHookReport& report);
 void walk_syscall_dispatch(const HookContext& context, std::string_view name, KernelHookReport& report);
+
+// Every ftrace_ops on ftrace_ops_list (FtraceHooks.cpp). A finding: a
+// callback of a hidden module or of no module, or one outside the kernel's
+// text on an ops that may change the instruction pointer (IPMODIFY): a module
+// redirecting kernel functions. The kernel's own users (the function tracer,
+// kprobes on ftrace, livepatch, BPF trampolines) have their callbacks in its text.
+void walk_ftrace(const HookContext& context, KernelHookReport& report);
 
 } // namespace vmi

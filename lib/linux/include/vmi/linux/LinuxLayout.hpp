@@ -22,7 +22,7 @@ struct LayoutFieldSpec {
     std::string_view key;
     std::string_view btf_struct;
     std::vector<std::string_view> btf_paths; // alternatives, newest kernel first
-    std::string_view kind;                   // "offset", "length", "size", "count"
+    std::string_view kind;                   // "offset", "length", "enum" (btf_paths: enumerators)
     bool libvmi_key = false;                 // LibVMI reads this key too, with the same meaning
 };
 
@@ -59,6 +59,16 @@ struct ModuleOffsets {
     Offset code_size;
 };
 
+// ftrace_ops and its filter hash (vmi-hooks), and the ftrace_ops flag bits
+// this kernel gives (an enum: the bits moved between versions).
+struct FtraceOffsets {
+    std::uint64_t ops_func = 0, ops_next = 0, ops_flags = 0, ops_func_hash = 0;
+    std::uint64_t hash_filter = 0; // ftrace_ops_hash.filter_hash
+    std::uint64_t hash_size_bits = 0, hash_buckets = 0, hash_count = 0;
+    std::uint64_t entry_ip = 0; // ftrace_func_entry.ip
+    Offset flag_enabled, flag_save_regs, flag_ipmodify, flag_direct;
+};
+
 class LinuxLayout {
 public:
     // A key of `entry` (the user's config) wins over one of `profile` (a
@@ -81,6 +91,7 @@ public:
     // walk cannot do without is missing.
     TaskOffsets task_offsets() const;
     ModuleOffsets module_offsets() const;
+    FtraceOffsets ftrace_offsets() const;
 
     // The keys among `keys` that have no value, in order.
     std::vector<std::string_view> missing(std::initializer_list<std::string_view> keys) const;
