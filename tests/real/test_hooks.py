@@ -11,15 +11,29 @@ that are not the tool:
 - the branches out of each dispatch function (x64_sys_call, ia32_sys_call,
   x32_sys_call) against objdump's disassembly of the same bytes, read through
   testlib's own page-table walker.
+
+The hiding guests of tests/hiding: the one whose module hides a process with
+two ftrace hooks (next_tgid, proc_pid_lookup) gives exactly those two
+findings, owned by that module, unless --allow names it; the ones that hide
+by changing kernel lists give none. On a copy of its dump, rewritten the ways
+rootkits do (a table slot to the module's code, to the middle of kernel text
+and to code of no module, a dispatch jump to the module's code), each change
+is a finding of its own and nothing else is.
 """
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from testlib import kernel_page_tables, read_guest_env, read_kallsyms, run_per_guest  # noqa: E402
+
+HIDING_GUESTS = ["amd64-hide-procfs", "amd64-hide-pidtable", "amd64-hide-tasklist", "amd64-hide-modlist",
+                 "amd64-hide-modsysfs"]
+# The ftrace hooks of tests/hiding/vmihide.c's procfs mode.
+PROCFS_HOOKS = {"next_tgid", "proc_pid_lookup"}
 
 GUESTS = ["amd64-4level", "amd64-5level-kaslr", "amd64-6.12-kaslr", "amd64-7.2-kaslr", "amd64-busy-kpti",
           "amd64-2000procs", "i386-2level", "i386-pae"]
@@ -78,7 +92,84 @@ def objdump_branches(code, start, bits, scratch):
     return out
 
 
+def findings(tools, dump, *args):
+    """(exit code, {(kind, hooked, owner)} of vmi-hooks --check's rows, rows, stderr)."""
+    rc, out, err = tools.run("vmi-hooks", "--image", dump, "--check", "--format", "json", *args)
+    rows = json.loads(out) if rc in (0, 1) else []
+    return rc, {(r["kind"], r["hooked"], r["owner"]) for r in rows}, rows, err
+
+
+def module_base(guest_dir, module):
+    """The module's address as the guest's own /proc/modules gave it."""
+    with open(os.path.join(guest_dir, "modules.txt")) as f:
+        for line in f:
+            parts = line.split()
+            if parts and parts[0] == module:
+                return int(parts[5], 16)
+    raise SystemExit(f"{module} is not in {guest_dir}/modules.txt")
+
+
+def check_rewritten(results, tools, name, guest_dir, scratch, kallsyms):
+    """The dump of the procfs hiding guest, rewritten as a rootkit would."""
+    env = read_guest_env(guest_dir)
+    base = module_base(guest_dir, "vmihide")
+    copy = os.path.join(scratch, "rewritten.elf")
+    shutil.copyfile(os.path.join(guest_dir, "memory.elf"), copy)
+    table = min(kallsyms["sys_call_table"])
+    read = min(kallsyms["__x64_sys_read"])
+    writes = [(table + 62 * 8, base + 0x10), (table, read + 4), (table + 8, 0xffffffffdead0000)]
+    start = min(kallsyms["x64_sys_call"])
+    end = min(a for values in kallsyms.values() for a in values if a > start)
+    tables = kernel_page_tables(guest_dir, env, "elf")
+    first = min(o for o, _ in objdump_branches(tables.read(start, end - start), start, 64, scratch))
+    opcode = tables.read(start + first, 1)[0]
+    results.check(opcode == 0xe9, f"{name}: x64_sys_call's first branch out, at +{first:#x}, is a jmp rel32",
+                  f"opcode {opcode:#x}")
+    rel32 = (base + 0x20 - (start + first + 5)) & 0xffffffff
+    for va, value in writes:
+        rc, _, err = tools.run("vmi-write", "--image", copy, "--writable-image", "--va", f"{va:#x}", "--u64", f"{value:#x}")
+        results.check(rc == 0, f"{name}: the copy's {va:#x} now holds {value:#x}", err)
+    rc, _, err = tools.run("vmi-write", "--image", copy, "--writable-image", "--va", f"{start + first + 1:#x}", "--u32", f"{rel32:#x}")
+    results.check(rc == 0, f"{name}: the copy's x64_sys_call+{first:#x} jumps to vmihide+0x20", err)
+    rc, found, rows, err = findings(tools, copy)
+    expected = {("ftrace", hook, "vmihide") for hook in PROCFS_HOOKS} | {
+        ("syscall_table", "sys_call_table[62]", "vmihide"), ("syscall_table", "sys_call_table[0]", "core"),
+        ("syscall_table", "sys_call_table[1]", None), ("syscall_dispatch", f"x64_sys_call+{first:#x}", "vmihide")}
+    symbols = {r["hooked"]: r["target_symbol"] for r in rows}
+    results.check(rc == 1 and found == expected and symbols.get("sys_call_table[62]") == "vmihide+0x10" and
+                  symbols.get("sys_call_table[0]") == "__x64_sys_read+0x4" and
+                  symbols.get(f"x64_sys_call+{first:#x}") == "vmihide+0x20",
+                  f"{name} rewritten: each rewritten slot and jump is a finding, named by its owner, and nothing else",
+                  f"rc={rc}\nonly vmi-hooks: {sorted(found - expected, key=str)}\n"
+                  f"missing: {sorted(expected - found, key=str)}\n{symbols}\n{err[-800:]}")
+    os.unlink(copy)
+
+
+def check_hiding_guest(results, tools, name, guest_dir, scratch):
+    dump = os.path.join(guest_dir, "memory.elf")
+    rc, found, rows, err = findings(tools, dump)
+    if name != "amd64-hide-procfs":
+        results.check(rc == 0 and not found, f"{name}: a module that hides by changing kernel lists sets no hook",
+                      f"rc={rc} {sorted(found, key=str)}\n{err[-800:]}")
+        return
+    expected = {("ftrace", hook, "vmihide") for hook in PROCFS_HOOKS}
+    ok = rc == 1 and found == expected and all("IPMODIFY" in r["flags"] and not r["owner_hidden"] for r in rows)
+    results.check(ok, f"{name}: its module's two ftrace hooks (IPMODIFY) are the findings, owned by vmihide",
+                  f"rc={rc} {rows}\n{err[-800:]}")
+    rc, found, _, err = findings(tools, dump, "--allow", "vmihide")
+    results.check(rc == 0 and not found, f"{name}: --allow vmihide silences the listed module's hooks",
+                  f"rc={rc} {sorted(found, key=str)}\n{err[-800:]}")
+    kallsyms = {}
+    for address, _, symbol, module in read_kallsyms(os.path.join(guest_dir, "kallsyms")):
+        if not module:
+            kallsyms.setdefault(symbol, set()).add(address)
+    check_rewritten(results, tools, name, guest_dir, scratch, kallsyms)
+
+
 def check_guest(results, tools, name, guest_dir, scratch):
+    if name in HIDING_GUESTS:
+        check_hiding_guest(results, tools, name, guest_dir, scratch)
+        return
     env = read_guest_env(guest_dir)
     bits = 64 if env["GUEST_ARCH"] == "x86_64" else 32
     dump = os.path.join(guest_dir, "memory.elf")
@@ -138,7 +229,7 @@ def check_guest(results, tools, name, guest_dir, scratch):
 
 
 def main():
-    return run_per_guest(__doc__, GUESTS, check_guest)
+    return run_per_guest(__doc__, GUESTS + HIDING_GUESTS, check_guest)
 
 
 if __name__ == "__main__":
