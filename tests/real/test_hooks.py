@@ -28,7 +28,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import kernel_page_tables, read_guest_env, read_kallsyms, run_per_guest  # noqa: E402
+from testlib import REGULAR_KWORKER, kernel_page_tables, read_guest_env, read_kallsyms, run_per_guest  # noqa: E402
 
 HIDING_GUESTS = ["amd64-hide-procfs", "amd64-hide-pidtable", "amd64-hide-tasklist", "amd64-hide-modlist",
                  "amd64-hide-modsysfs"]
@@ -211,6 +211,25 @@ def check_guest(results, tools, name, guest_dir, scratch):
     results.check(named and not misplaced,
                   f"{name}: each of {len(named)} targets is where the guest's kallsyms puts its name",
                   "\n".join(misplaced[:20]))
+
+    # The kernel threads against the guest's own list: kthreadd (pid 2) and its children.
+    kthreads = {r["pid"]: r for r in rows if r["kind"] == "kthread"}
+    with open(os.path.join(guest_dir, "procs.txt")) as f:
+        theirs = {int(p[0]): p[5] for p in (line.split(None, 5) for line in f) if len(p) == 6 and
+                  (p[0] == "2" or p[1] == "2")}
+    differ = [f"pid {pid} ({theirs.get(pid) or kthreads[pid]['hooked']}) in {'the guest' if pid in theirs else 'vmi-hooks'} only"
+              for pid in sorted(set(theirs) ^ set(kthreads))
+              if not REGULAR_KWORKER.fullmatch(theirs.get(pid) or kthreads[pid]["hooked"])]
+    workers = [r for r in kthreads.values() if REGULAR_KWORKER.fullmatch(r["hooked"])]
+    wrong = [f"{r['hooked']}: {r['target_symbol']}" for r in workers if r["target_symbol"] != "worker_thread"]
+    if env["GUEST_ARCH"] == "x86_64":
+        results.check(kthreads and not differ and workers and not wrong,
+                      f"{name}: the {len(kthreads)} kernel threads are the guest's, each of its {len(workers)} "
+                      "kworkers runs worker_thread", "\n".join(differ + wrong))
+    else:
+        results.check(not kthreads and "kernel threads not checked" in err,
+                      f"{name}: without the kthread offsets (no BTF) the kernel threads are not checked, and -v says so",
+                      err[-1500:])
 
     # The dispatch functions' branches against objdump's, over bytes read without our tools.
     addresses = sorted({a for values in kallsyms.values() for a in values})

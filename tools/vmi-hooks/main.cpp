@@ -23,10 +23,11 @@ const vmi::ColumnTable<KernelHook>& columns()
 {
     static const vmi::ColumnTable<KernelHook> table(
         {
-            {"kind", "KIND", Align::Left, "syscall_table, syscall_dispatch or ftrace",
+            {"kind", "KIND", Align::Left, "syscall_table, syscall_dispatch, ftrace or kthread",
              [](const KernelHook& h) { return Cell(std::string(vmi::hook_kind_name(h.kind))); }},
             {"hooked", "HOOKED", Align::Left,
-             "the hook point: a table slot, a dispatch branch, the functions an ftrace_ops is attached to",
+             "the hook point: a table slot, a dispatch branch, the functions an ftrace_ops is attached to, a "
+             "kernel thread's name",
              [](const KernelHook& h) { return Cell(h.hooked); }},
             {"target", "TARGET", Align::Left, "where it sends the kernel",
              [](const KernelHook& h) { return h.target ? Cell(vmi::Address{h.target}) : Cell(std::monostate{}); }},
@@ -43,8 +44,10 @@ const vmi::ColumnTable<KernelHook>& columns()
              [](const KernelHook& h) { return Cell(h.owner.hidden); }},
             {"finding", "FINDING", Align::Left, "whether this is a finding (a hook a rootkit set)",
              [](const KernelHook& h) { return Cell(h.finding); }},
-            {"object", "OBJECT", Align::Left, "the structure that holds the hook (an ftrace_ops)",
+            {"object", "OBJECT", Align::Left, "the structure that holds the hook (ftrace_ops, task_struct)",
              [](const KernelHook& h) { return h.object ? Cell(vmi::Address{h.object}) : Cell(std::monostate{}); }},
+            {"pid", "PID", Align::Right, "kthread: the thread's pid",
+             [](const KernelHook& h) { return h.pid ? Cell(*h.pid) : Cell(std::monostate{}); }},
             {"flags", "FLAGS", Align::Left, "ftrace: IPMODIFY (may redirect), SAVE_REGS, DIRECT, ENABLED",
              [](const KernelHook& h) { return Cell(h.flags); }},
             {"attached", "ATTACHED", Align::Left, "ftrace: the functions it is attached to (none listed: every one)",
@@ -120,7 +123,7 @@ int run(const HooksOptions& options)
             nlohmann::json fields{
                 {"hooks", vmi::table_json(columns().headings(chosen), rows_of(report, chosen, findings_only))},
                 {"warnings", unchecked_points(report)},
-                                  {"problems", report.problems}};
+                {"problems", report.problems}};
             return vmi::DomainCheck{std::move(fields), check_status(report)};
         });
     }

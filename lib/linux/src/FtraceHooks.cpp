@@ -40,7 +40,8 @@ std::vector<std::string> attached_functions(const HookContext& context, const Ft
     AddressSpace& kernel = context.kernel;
     std::uint64_t func_hash = kernel.read_pointer(ops + o.ops_func_hash);
     if (func_hash == 0) return {};
-    if (!is_kernel_address(kernel, func_hash)) fail("ftrace_ops {:#x}: func_hash {:#x} is no kernel address", ops, func_hash);
+    if (!is_kernel_address(kernel, func_hash))
+        fail("ftrace_ops {:#x}: func_hash {:#x} is no kernel address", ops, func_hash);
     std::uint64_t hash = kernel.read_pointer(func_hash + o.hash_filter);
     if (hash == 0) return {};
     if (!is_kernel_address(kernel, hash)) fail("ftrace_ops {:#x}: filter hash {:#x} is no kernel address", ops, hash);
@@ -85,7 +86,8 @@ KernelHook ftrace_hook(const HookContext& context, const FtraceOffsets& o, std::
     hook.object = ops;
     // The functions by name, a few; every one for an empty filter hash.
     hook.hooked = hook.attached.empty() ? std::string("*") : hook.attached.front();
-    for (std::size_t i = 1; i < std::min<std::size_t>(hook.attached.size(), 3); ++i) hook.hooked += "," + hook.attached[i];
+    for (std::size_t i = 1; i < std::min<std::size_t>(hook.attached.size(), 3); ++i)
+        hook.hooked += "," + hook.attached[i];
     if (hook.attached.size() > 3) hook.hooked += fmt::format(",+{}", hook.attached.size() - 3);
     hook.owner = context.owners.owner_of(hook.target);
     hook.target_symbol = symbol_for(context, hook.target, hook.owner);
@@ -97,11 +99,12 @@ KernelHook ftrace_hook(const HookContext& context, const FtraceOffsets& o, std::
     case CodeOwner::Kind::module:
         hook.finding = hook.owner.hidden || ipmodify;
         hook.meaning =
-            hook.owner.hidden
-                ? fmt::format("a callback of module {}, hidden from the module list: a rootkit's hook", hook.owner.module)
-            : ipmodify ? fmt::format("module {} redirects kernel functions (IPMODIFY): how rootkits hook", hook.owner.module)
-                       : fmt::format("module {} traces kernel functions, changing nothing (IPMODIFY unset)",
-                                     hook.owner.module);
+            hook.owner.hidden ? fmt::format("a callback of module {}, hidden from the module list: a rootkit's hook",
+                                            hook.owner.module)
+            : ipmodify
+                ? fmt::format("module {} redirects kernel functions (IPMODIFY): how rootkits hook", hook.owner.module)
+                : fmt::format("module {} traces kernel functions, changing nothing (IPMODIFY unset)",
+                              hook.owner.module);
         break;
     case CodeOwner::Kind::none:
         hook.finding = true;
@@ -121,7 +124,8 @@ void walk_ftrace(const HookContext& context, KernelHookReport& report)
     const Symbol* list = context.symbols.find("ftrace_ops_list");
     const Symbol* end = context.symbols.find("ftrace_list_end");
     if (!list || !end) {
-        point.unavailable = fmt::format("the kernel's symbols have no {}", list ? "ftrace_list_end" : "ftrace_ops_list");
+        point.unavailable =
+            fmt::format("the kernel's symbols have no {}", list ? "ftrace_list_end" : "ftrace_ops_list");
         report.points.push_back(std::move(point));
         return;
     }

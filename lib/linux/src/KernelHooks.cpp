@@ -118,6 +118,7 @@ std::string_view hook_kind_name(HookKind kind)
     case HookKind::syscall_table: return "syscall_table";
     case HookKind::syscall_dispatch: return "syscall_dispatch";
     case HookKind::ftrace: return "ftrace";
+    case HookKind::kthread: return "kthread";
     }
     return "?";
 }

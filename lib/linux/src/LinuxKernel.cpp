@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstring>
 
+#include <fmt/ranges.h>
+
 #include "KernelBuildCache.hpp"
 #include "KernelProfiles.hpp"
 #include "vmi/base/Diagnostics.hpp"
@@ -592,6 +594,23 @@ ModuleCrossView LinuxKernel::check_modules(std::size_t max_modules)
     return cross_view_modules(std::move(views), module_list());
 }
 
+std::vector<KernelThread> LinuxKernel::kernel_threads(KernelHookReport& report)
+{
+    std::vector<KernelThread> threads;
+    TaskListing listing = tasks({});
+    if (!listing.complete)
+        report.problems.push_back("the task list was not walked whole: kernel threads past its break are not checked");
+    for (const LinuxTask& task : listing.tasks) {
+        if (!task.kernel_thread.value_or(false) || task.pid == 0) continue;
+        try {
+            threads.push_back({task.address, task.pid, task.comm, task_list().thread_function(task)});
+        } catch (const Error& e) {
+            report.problems.push_back(fmt::format("kernel thread {} (pid {}): {}", task.comm, task.pid, e.what()));
+        }
+    }
+    return threads;
+}
+
 KernelHookReport LinuxKernel::hooks()
 {
     const SymbolTable& table = symbols();
@@ -614,6 +633,18 @@ KernelHookReport LinuxKernel::hooks()
     HookContext context{kernel_space(), table, owners, layout()};
     walk_system_calls(context, report);
     walk_ftrace(context, report);
+    std::vector<std::string_view> missing = layout().missing({"linux_kthread", "linux_kthread_threadfn"});
+    if (missing.empty()) {
+        walk_kthreads(context, kernel_threads(report), report);
+    } else {
+        HookPoint point;
+        point.kind = HookKind::kthread;
+        point.name = "kernel threads";
+        point.unavailable = fmt::format("the layout has no {} (BTF task_struct.worker_private, kthread.threadfn): "
+                                        "their functions cannot be read",
+                                        fmt::join(missing, ", "));
+        report.points.push_back(std::move(point));
+    }
     for (const HookPoint& point : report.points) {
         if (point.available) diag::note("hook point {}: {} entries", point.name, point.entries);
         else diag::note("hook point {} {}: {}", point.name, point.absent ? "absent" : "unavailable", point.unavailable);

@@ -38,6 +38,7 @@ const std::vector<LayoutFieldSpec>& linux_layout_fields()
         {"linux_kthread", "task_struct", {"worker_private", "set_child_tid"}, "offset"},
         {"linux_kthread_full_name", "kthread", {"full_name"}, "offset"},
         {"linux_kthread_data", "kthread", {"data"}, "offset"},
+        {"linux_kthread_threadfn", "kthread", {"threadfn"}, "offset"},
         {"linux_worker_pool", "worker", {"pool"}, "offset"},
         {"linux_worker_current_work", "worker", {"current_work"}, "offset"},
         {"linux_worker_desc", "worker", {"desc"}, "offset"},
@@ -233,6 +234,7 @@ TaskOffsets LinuxLayout::task_offsets() const
     t.kthread = find("linux_kthread");
     t.kthread_full_name = find("linux_kthread_full_name");
     t.kthread_data = find("linux_kthread_data");
+    t.kthread_threadfn = find("linux_kthread_threadfn");
     t.worker_pool = find("linux_worker_pool");
     t.worker_current_work = find("linux_worker_current_work");
     t.worker_desc = find("linux_worker_desc");

@@ -11,7 +11,8 @@ std::optional<BtfLayoutValue> btf_layout_value(const KernelBtf& btf, const Layou
     for (std::string_view path : spec.btf_paths) {
         if (spec.kind == "enum") {
             std::optional<std::int64_t> value = btf.enum_value(path);
-            if (value && *value >= 0) return BtfLayoutValue{static_cast<std::uint64_t>(*value), fmt::format("BTF {}", path)};
+            if (value && *value >= 0)
+                return BtfLayoutValue{static_cast<std::uint64_t>(*value), fmt::format("BTF {}", path)};
             continue;
         }
         std::optional<std::uint64_t> value =

@@ -223,6 +223,19 @@ std::string LinuxTaskList::procfs_name(std::uint64_t task, std::uint32_t flags, 
     }
 }
 
+std::uint64_t LinuxTaskList::thread_function(const LinuxTask& task)
+{
+    if (!offsets_.kthread || !offsets_.kthread_threadfn)
+        fail("the layout has no {}: kernel threads' functions cannot be read",
+             offsets_.kthread ? "kthread.threadfn" : "task_struct.worker_private (struct kthread)");
+    std::uint64_t kthread = kernel_.read_pointer(task.address + *offsets_.kthread);
+    if (kthread == 0) return 0;
+    if (!is_kernel_address(kernel_, kthread))
+        fail("task {:#x} (pid {}): struct kthread pointer {:#x} is not a kernel address", task.address, task.pid,
+             kthread);
+    return kernel_.read_pointer(kthread + *offsets_.kthread_threadfn);
+}
+
 // wq_worker_comm(): a worker's comm and, while it belongs to a pool, "+desc"
 // (running a work item) or "-desc" (idle) for its latest work; a rescuer
 // (6.8 and later) as "kworker/R-" and its workqueue's whole name.

@@ -8,9 +8,11 @@
 //                     x32_sys_call (decoded, X86Branches.hpp)
 //   ftrace            every ftrace_ops on ftrace_ops_list: its callback, its
 //                     flags and the functions it is attached to
+//   kthread           every kernel thread's thread function
 // A hook point the kernel lacks, or that cannot be read, is reported as
 // unavailable with the reason, never as clean.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,19 +24,20 @@
 
 namespace vmi {
 
-enum class HookKind { syscall_table, syscall_dispatch, ftrace };
+enum class HookKind { syscall_table, syscall_dispatch, ftrace, kthread };
 
-// "syscall_table", "syscall_dispatch", "ftrace".
+// "syscall_table", "syscall_dispatch", "ftrace", "kthread".
 std::string_view hook_kind_name(HookKind kind);
 
 struct KernelHook {
     HookKind kind = HookKind::syscall_table;
-    std::uint64_t object = 0;  // the structure that holds the hook (an ftrace_ops); 0 for a slot or a branch
-    std::string hooked;        // "sys_call_table[217]", "x64_sys_call+0x1c2"
-    std::uint64_t target = 0;  // where it sends the kernel
-    std::string target_symbol; // "__x64_sys_getdents64", "vmihide+0x120"; "" when nothing names it
+    std::uint64_t object = 0; // the structure that holds the hook (ftrace_ops, task_struct); 0 for a slot or a branch
+    std::optional<std::int64_t> pid; // kthread: the thread's pid
+    std::string hooked;              // "sys_call_table[217]", "x64_sys_call+0x1c2"
+    std::uint64_t target = 0;        // where it sends the kernel
+    std::string target_symbol;       // "__x64_sys_getdents64", "vmihide+0x120"; "" when nothing names it
     CodeOwner owner;
-    std::vector<std::string> flags;    // ftrace: the ftrace_ops flags that matter (IPMODIFY, SAVE_REGS, DIRECT, ENABLED)
+    std::vector<std::string> flags; // ftrace: the ftrace_ops flags that matter (IPMODIFY, SAVE_REGS, DIRECT, ENABLED)
     std::vector<std::string> attached; // ftrace: the functions it is attached to (empty: every function)
     bool finding = false;
     std::string meaning;
@@ -98,5 +101,19 @@ void walk_syscall_dispatch(const HookContext& context, std::string_view name, Ke
 // redirecting kernel functions. The kernel's own users (the function tracer,
 // kprobes on ftrace, livepatch, BPF trampolines) have their callbacks in its text.
 void walk_ftrace(const HookContext& context, KernelHookReport& report);
+
+// A kernel thread as the task list gave it, with its thread function.
+struct KernelThread {
+    std::uint64_t task = 0; // its task_struct
+    std::int64_t pid = 0;
+    std::string comm;
+    std::uint64_t function = 0; // struct kthread's threadfn; 0: none (kthreadd)
+};
+
+// Every kernel thread's function (KthreadHooks.cpp). A finding: a function of
+// a hidden module or of no module, or a thread named like a workqueue worker
+// (kworker/...) that runs something else than worker_thread (or, for the
+// kworker/R-* rescuers of 6.9 and later, rescuer_thread).
+void walk_kthreads(const HookContext& context, const std::vector<KernelThread>& threads, KernelHookReport& report);
 
 } // namespace vmi

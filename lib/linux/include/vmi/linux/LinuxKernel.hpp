@@ -143,6 +143,9 @@ private:
     // it cannot be found.
     std::uint64_t direct_map();
     LinuxModuleList& module_list();
+    // The kernel threads of the task list with their functions; what cannot
+    // be read goes to the report's problems.
+    std::vector<KernelThread> kernel_threads(KernelHookReport& report);
 
     MemorySource* memory_;
     LinuxSettings settings_;

@@ -44,8 +44,8 @@ struct TaskOffsets {
     // thread_node since 6.7.
     Offset thread_group, signal, signal_thread_head, thread_node;
     // The names procfs shows for kernel threads (see LinuxTaskList::procfs_name).
-    Offset kthread, kthread_full_name, kthread_data, worker_pool, worker_current_work, worker_desc, worker_desc_length,
-        worker_rescue_wq, workqueue_name, workqueue_name_length;
+    Offset kthread, kthread_full_name, kthread_data, kthread_threadfn, worker_pool, worker_current_work, worker_desc,
+        worker_desc_length, worker_rescue_wq, workqueue_name, workqueue_name_length;
 };
 
 // The struct module fields the module list reads, resolved once.

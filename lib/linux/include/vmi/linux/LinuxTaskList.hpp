@@ -79,6 +79,11 @@ public:
     // ps shows them. nullopt when the layout lacks the mm_struct offsets.
     std::optional<std::string> command_line(const LinuxTask& task, std::size_t max_length = 4096);
 
+    // A kernel thread's thread function (struct kthread's threadfn, what
+    // kthread_create was given): 0 for one that has none (kthreadd). Throws
+    // vmi::Error when the layout lacks the offsets or memory is unreadable.
+    std::uint64_t thread_function(const LinuxTask& task);
+
     // The layout keys a column of this name needs that the layout lacks
     // (empty when the column can be filled).
     std::vector<std::string_view> missing_keys(std::string_view column) const;
