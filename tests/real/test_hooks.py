@@ -99,6 +99,18 @@ def findings(tools, dump, *args):
     return rc, {(r["kind"], r["hooked"], r["owner"]) for r in rows}, rows, err
 
 
+def ko_function(ko, offset):
+    """The function of the .ko's .text at `offset`, as NAME or NAME+0xOFF, from
+    objdump's symbol table: the module's code region starts with its .text."""
+    proc = subprocess.run(["objdump", "-t", ko], capture_output=True, check=True)
+    for line in proc.stdout.decode().splitlines():
+        m = re.match(r"([0-9a-f]+) .*\sF \.text\s+([0-9a-f]+) (\S+)$", line)
+        if m and int(m.group(1), 16) <= offset < int(m.group(1), 16) + int(m.group(2), 16):
+            start = int(m.group(1), 16)
+            return m.group(3) if offset == start else f"{m.group(3)}+{offset - start:#x}"
+    return None
+
+
 def module_base(guest_dir, module):
     """The module's address as the guest's own /proc/modules gave it."""
     with open(os.path.join(guest_dir, "modules.txt")) as f:
@@ -136,9 +148,10 @@ def check_rewritten(results, tools, name, guest_dir, scratch, kallsyms):
         ("syscall_table", "sys_call_table[62]", "vmihide"), ("syscall_table", "sys_call_table[0]", "core"),
         ("syscall_table", "sys_call_table[1]", None), ("syscall_dispatch", f"x64_sys_call+{first:#x}", "vmihide")}
     symbols = {r["hooked"]: r["target_symbol"] for r in rows}
-    results.check(rc == 1 and found == expected and symbols.get("sys_call_table[62]") == "vmihide+0x10" and
+    ko = os.path.join(guest_dir, "vmihide.ko")
+    results.check(rc == 1 and found == expected and symbols.get("sys_call_table[62]") == ko_function(ko, 0x10) and
                   symbols.get("sys_call_table[0]") == "__x64_sys_read+0x4" and
-                  symbols.get(f"x64_sys_call+{first:#x}") == "vmihide+0x20",
+                  symbols.get(f"x64_sys_call+{first:#x}") == ko_function(ko, 0x20),
                   f"{name} rewritten: each rewritten slot and jump is a finding, named by its owner, and nothing else",
                   f"rc={rc}\nonly vmi-hooks: {sorted(found - expected, key=str)}\n"
                   f"missing: {sorted(expected - found, key=str)}\n{symbols}\n{err[-800:]}")
@@ -156,6 +169,12 @@ def check_hiding_guest(results, tools, name, guest_dir, scratch):
     ok = rc == 1 and found == expected and all("IPMODIFY" in r["flags"] and not r["owner_hidden"] for r in rows)
     results.check(ok, f"{name}: its module's two ftrace hooks (IPMODIFY) are the findings, owned by vmihide",
                   f"rc={rc} {rows}\n{err[-800:]}")
+    # Each callback named by the module's own symbols, as its .ko's symbol table has it.
+    base, ko = module_base(guest_dir, "vmihide"), os.path.join(guest_dir, "vmihide.ko")
+    names = {r["target_symbol"]: ko_function(ko, int(r["target"], 16) - base) for r in rows}
+    results.check(names and all(ours == theirs and theirs for ours, theirs in names.items()),
+                  f"{name}: the hook functions are named as vmihide.ko's symbol table names them "
+                  f"({', '.join(sorted(names))})", str(names))
     rc, found, _, err = findings(tools, dump, "--allow", "vmihide")
     results.check(rc == 0 and not found, f"{name}: --allow vmihide silences the listed module's hooks",
                   f"rc={rc} {sorted(found, key=str)}\n{err[-800:]}")

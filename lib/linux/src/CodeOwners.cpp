@@ -1,5 +1,11 @@
 #include "vmi/linux/CodeOwners.hpp"
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "vmi/base/Error.hpp"
+
 namespace vmi {
 namespace {
 
@@ -36,6 +42,28 @@ CodeOwner CodeOwners::owner_of(std::uint64_t address) const
     for (std::size_t i = 0; i < modules_.size(); ++i)
         if (address >= modules_[i].base && address < ends_[i]) return modules_[i];
     return {};
+}
+
+std::string CodeOwners::module_function(const CodeOwner& owner, std::uint64_t address) const
+{
+    if (owner.kind != CodeOwner::Kind::module || !read_functions_) return {};
+    auto [at, fresh] = functions_.try_emplace(owner.module_address);
+    if (fresh) {
+        try {
+            at->second = read_functions_(owner.module_address);
+        } catch (const Error&) {
+            // no names for this module: its hooks show as MODULE+0xOFF
+        }
+    }
+    const std::vector<ModuleSymbol>& functions = at->second;
+    auto above = std::upper_bound(functions.begin(), functions.end(), address,
+                                  [](std::uint64_t a, const ModuleSymbol& s) { return a < s.address; });
+    if (above == functions.begin()) return {};
+    const ModuleSymbol& function = *(above - 1);
+    std::uint64_t offset = address - function.address;
+    // Past the function's end (when its size is known) is not in it.
+    if (function.size != 0 && offset >= function.size) return {};
+    return offset == 0 ? function.name : fmt::format("{}+{:#x}", function.name, offset);
 }
 
 } // namespace vmi

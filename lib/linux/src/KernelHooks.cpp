@@ -106,7 +106,10 @@ std::string symbol_for(const HookContext& context, std::uint64_t target, const C
         if (!nearest.symbol) return {};
         return fmt::format("{}+{:#x}", nearest.symbol->name, nearest.offset);
     }
-    case CodeOwner::Kind::module: return fmt::format("{}+{:#x}", owner.module, target - owner.base);
+    case CodeOwner::Kind::module: {
+        std::string function = context.owners.module_function(owner, target);
+        return function.empty() ? fmt::format("{}+{:#x}", owner.module, target - owner.base) : function;
+    }
     case CodeOwner::Kind::none: return {};
     }
     return {};

@@ -630,6 +630,7 @@ KernelHookReport LinuxKernel::hooks()
             if (entry.hidden == hidden && !owners.add_module(entry.module, hidden))
                 report.problems.push_back(fmt::format("module {} ({:#x}): where its code lies cannot be read",
                                                       entry.module.name, entry.module.address));
+    owners.set_function_reader([this](std::uint64_t module) { return module_list().functions(module); });
     HookContext context{kernel_space(), table, owners, layout()};
     walk_system_calls(context, report);
     walk_ftrace(context, report);

@@ -103,6 +103,12 @@ const std::vector<LayoutFieldSpec>& linux_layout_fields()
         {"linux_mod_tree_trees", "mod_tree_root", {"root.tree"}, "offset"},
         {"linux_mod_tree_node_node", "mod_tree_node", {"node"}, "offset"},
         {"linux_mod_tree_node_mod", "mod_tree_node", {"mod"}, "offset"},
+        // A module's own symbols (module.kallsyms: its symtab and strtab), to
+        // name the code a hook reaches in it.
+        {"linux_module_kallsyms", "module", {"kallsyms"}, "offset"},
+        {"linux_mod_kallsyms_symtab", "mod_kallsyms", {"symtab"}, "offset"},
+        {"linux_mod_kallsyms_num_symtab", "mod_kallsyms", {"num_symtab"}, "offset"},
+        {"linux_mod_kallsyms_strtab", "mod_kallsyms", {"strtab"}, "offset"},
         // ftrace's registered callbacks (ftrace_ops_list, vmi-hooks): each
         // ftrace_ops, its flags and the functions its filter hash attaches it to.
         {"linux_ftrace_ops_func", "ftrace_ops", {"func"}, "offset"},
@@ -258,6 +264,10 @@ ModuleOffsets LinuxLayout::module_offsets() const
     m.use_source_list = find("linux_module_use_source_list");
     m.use_source = find("linux_module_use_source");
     m.size_fields = module_size_offsets_;
+    m.kallsyms = find("linux_module_kallsyms");
+    m.kallsyms_symtab = find("linux_mod_kallsyms_symtab");
+    m.kallsyms_num_symtab = find("linux_mod_kallsyms_num_symtab");
+    m.kallsyms_strtab = find("linux_mod_kallsyms_strtab");
     m.code_size = find("linux_module_core_size");
     // Without core_layout the sizes are module.mem[]'s, MOD_TEXT first.
     if (!m.code_size && !find("linux_module_init_size") && !module_size_offsets_.empty())

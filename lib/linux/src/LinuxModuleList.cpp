@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "vmi/base/Error.hpp"
+#include "vmi/base/UnalignedLoad.hpp"
 #include "vmi/linux/KernelListWalk.hpp"
 
 namespace vmi {
@@ -91,6 +92,46 @@ LinuxModule LinuxModuleList::read_module(std::uint64_t address, std::size_t max_
     if (o.source_list && o.use_source_list && o.use_source)
         field("used_by", [&] { module.used_by = read_users(address, max_modules); });
     return module;
+}
+
+std::vector<ModuleSymbol> LinuxModuleList::functions(std::uint64_t module)
+{
+    const ModuleOffsets& o = offsets_;
+    if (!o.kallsyms || !o.kallsyms_symtab || !o.kallsyms_num_symtab || !o.kallsyms_strtab) return {};
+    // A module's symbols are hundreds; its names are KSYM_NAME_LEN at most.
+    constexpr std::uint32_t MAX_SYMBOLS = 1 << 16;
+    constexpr std::size_t MAX_NAME = 512;
+    constexpr std::uint8_t STT_FUNC = 2;
+    std::uint64_t kallsyms = kernel_.read_pointer(module + *o.kallsyms);
+    if (!is_kernel_address(kernel_, kallsyms))
+        fail("module {:#x}: kallsyms pointer {:#x} is not a kernel address", module, kallsyms);
+    std::uint64_t symtab = kernel_.read_pointer(kallsyms + *o.kallsyms_symtab);
+    std::uint32_t count = kernel_.read_u32(kallsyms + *o.kallsyms_num_symtab);
+    std::uint64_t strtab = kernel_.read_pointer(kallsyms + *o.kallsyms_strtab);
+    if (count > MAX_SYMBOLS) fail("module {:#x} claims {} symbols", module, count);
+    if (count == 0) return {};
+    if (!is_kernel_address(kernel_, symtab) || !is_kernel_address(kernel_, strtab))
+        fail("module {:#x}: symtab {:#x} or strtab {:#x} is not a kernel address", module, symtab, strtab);
+    // Elf64_Sym: name u32, info u8, other u8, shndx u16, value u64, size u64;
+    // Elf32_Sym: name u32, value u32, size u32, info u8, other u8, shndx u16.
+    bool wide = pointer_size(kernel_.mode()) == 8;
+    std::size_t entry = wide ? 24 : 16;
+    std::vector<std::uint8_t> table(count * entry);
+    kernel_.read(symtab, table);
+    std::vector<ModuleSymbol> out;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint8_t* e = table.data() + i * entry;
+        auto u32 = [](const std::uint8_t* p) { return load_unaligned<std::uint32_t>(p); };
+        std::uint8_t info = e[wide ? 4 : 12];
+        if ((info & 0xf) != STT_FUNC) continue;
+        std::uint64_t value = wide ? load_unaligned<std::uint64_t>(e + 8) : u32(e + 4);
+        std::uint64_t size = wide ? load_unaligned<std::uint64_t>(e + 16) : u32(e + 8);
+        std::string name = kernel_.read_string(strtab + u32(e), MAX_NAME);
+        if (value != 0 && !name.empty()) out.push_back({value, size, std::move(name)});
+    }
+    std::sort(out.begin(), out.end(),
+              [](const ModuleSymbol& a, const ModuleSymbol& b) { return a.address < b.address; });
+    return out;
 }
 
 ModuleListing LinuxModuleList::list(std::uint64_t modules_head, std::size_t max_modules)

@@ -4,6 +4,8 @@
 // nothing anyone accounts for. A hook that points at code of no module, or
 // of a hidden one, is a rootkit's.
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,12 +35,22 @@ public:
     bool add_module(const LinuxModule& module, bool hidden);
 
     CodeOwner owner_of(std::uint64_t address) const;
+
+    // Where a module's own function symbols come from (read on first use, once
+    // per module; a module whose table cannot be read has none).
+    using FunctionReader = std::function<std::vector<ModuleSymbol>(std::uint64_t module_address)>;
+    void set_function_reader(FunctionReader reader) { read_functions_ = std::move(reader); }
+    // The function of `owner` (a module) at `address` by the module's own
+    // symbols, as NAME or NAME+0xOFF; "" when they do not name it.
+    std::string module_function(const CodeOwner& owner, std::uint64_t address) const;
     bool in_core(std::uint64_t address) const { return address >= core_start_ && address < core_end_; }
 
 private:
     std::uint64_t core_start_, core_end_;
     std::vector<CodeOwner> modules_;
     std::vector<std::uint64_t> ends_; // per module, where its code ends
+    FunctionReader read_functions_;
+    mutable std::map<std::uint64_t, std::vector<ModuleSymbol>> functions_; // by struct module
 };
 
 } // namespace vmi

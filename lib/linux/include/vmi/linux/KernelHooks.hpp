@@ -73,8 +73,10 @@ struct HookContext {
     const LinuxLayout& layout;
 };
 
-// "name", "name+0xoff" (core), "module+0xoff", or "" for code of no one; of
-// several names at `target`, a system-call function's of `prefix` first.
+// "name", "name+0xoff" (core, or a module's function by its own symbols),
+// "module+0xoff" (code of a module its symbols do not name), or "" for code
+// of no one; of several names at `target`, a system-call function's of
+// `prefix` first.
 std::string symbol_for(const HookContext& context, std::uint64_t target, const CodeOwner& owner,
                        std::string_view prefix = {});
 

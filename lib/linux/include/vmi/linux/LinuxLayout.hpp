@@ -57,6 +57,8 @@ struct ModuleOffsets {
     // The size of the memory at core_base: its text (module.mem[MOD_TEXT],
     // 6.4+) or its whole core, text first (core_layout, before).
     Offset code_size;
+    // module.kallsyms and its struct mod_kallsyms: the module's own symbols.
+    Offset kallsyms, kallsyms_symtab, kallsyms_num_symtab, kallsyms_strtab;
 };
 
 // ftrace_ops and its filter hash (vmi-hooks), and the ftrace_ops flag bits

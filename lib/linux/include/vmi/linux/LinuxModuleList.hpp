@@ -30,6 +30,13 @@ struct LinuxModule {
     bool bad(std::string_view field) const;
 };
 
+// A function in a module's own symbol table (its ELF symtab as loaded).
+struct ModuleSymbol {
+    std::uint64_t address = 0;
+    std::uint64_t size = 0;
+    std::string name;
+};
+
 struct ModuleListing {
     std::vector<LinuxModule> modules;
     std::vector<WalkProblem> problems;
@@ -45,6 +52,11 @@ public:
 
     // Reads one struct module; fields that cannot be read are marked bad.
     LinuxModule read(std::uint64_t address) { return read_module(address, 1 << 16); }
+
+    // The functions of the module at `module` by its own symbol table
+    // (module.kallsyms), by address; empty when the layout lacks its offsets.
+    // Throws vmi::Error when the table cannot be read.
+    std::vector<ModuleSymbol> functions(std::uint64_t module);
 
     // The layout keys a column of this name needs that the layout lacks.
     std::vector<std::string_view> missing_keys(std::string_view column) const;
