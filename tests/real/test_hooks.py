@@ -231,6 +231,17 @@ def check_guest(results, tools, name, guest_dir, scratch):
                   f"{name}: each of {len(named)} targets is where the guest's kallsyms puts its name",
                   "\n".join(misplaced[:20]))
 
+    # The tracepoints walked are the guest's: one __tracepoint_NAME (global) each; no
+    # probe, kprobe or ftrace_ops on a guest that traces nothing.
+    if env["GUEST_ARCH"] == "x86_64":
+        tracepoints = sum(1 for _, kind, symbol, module in read_kallsyms(os.path.join(guest_dir, "kallsyms"))
+                          if not module and symbol.startswith("__tracepoint_") and kind.isupper())
+        points = dict(re.findall(r"hook point (\S+): (\d+) entries", err))
+        results.check(points.get("tracepoints") == str(tracepoints) and points.get("kprobe_table") == "0" and
+                      points.get("ftrace_ops_list") == "0",
+                      f"{name}: -v says {tracepoints} tracepoints (as many as its kallsyms has), no kprobe and no "
+                      "ftrace_ops", str(points))
+
     # The kernel threads against the guest's own list: kthreadd (pid 2) and its children.
     kthreads = {r["pid"]: r for r in rows if r["kind"] == "kthread"}
     with open(os.path.join(guest_dir, "procs.txt")) as f:

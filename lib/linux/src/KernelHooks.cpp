@@ -13,7 +13,7 @@ namespace {
 // this the slots are not one table's.
 constexpr std::size_t MAX_TABLE_SLOTS = 1024;
 // x64_sys_call is about 5 KiB of compares and jumps; ia32_sys_call on i386 10 KiB.
-constexpr std::uint64_t MAX_DISPATCH_BYTES = 64 * 1024;
+constexpr std::uint64_t MAX_DISPATCH_BYTES = 64 << 10;
 
 bool starts_with_any(std::string_view name, std::initializer_list<std::string_view> prefixes)
 {
@@ -121,6 +121,8 @@ std::string_view hook_kind_name(HookKind kind)
     case HookKind::syscall_table: return "syscall_table";
     case HookKind::syscall_dispatch: return "syscall_dispatch";
     case HookKind::ftrace: return "ftrace";
+    case HookKind::kprobe: return "kprobe";
+    case HookKind::tracepoint: return "tracepoint";
     case HookKind::kthread: return "kthread";
     }
     return "?";

@@ -599,7 +599,8 @@ std::vector<KernelThread> LinuxKernel::kernel_threads(KernelHookReport& report)
     std::vector<KernelThread> threads;
     TaskListing listing = tasks({});
     if (!listing.complete)
-        report.problems.push_back("the task list was not walked whole: kernel threads past its break are not checked");
+        report.problems.emplace_back(
+            "the task list was not walked whole: kernel threads past its break are not checked");
     for (const LinuxTask& task : listing.tasks) {
         if (!task.kernel_thread.value_or(false) || task.pid == 0) continue;
         try {
@@ -634,6 +635,8 @@ KernelHookReport LinuxKernel::hooks()
     HookContext context{kernel_space(), table, owners, layout()};
     walk_system_calls(context, report);
     walk_ftrace(context, report);
+    walk_kprobes(context, report);
+    walk_tracepoints(context, report);
     std::vector<std::string_view> missing = layout().missing({"linux_kthread", "linux_kthread_threadfn"});
     if (missing.empty()) {
         walk_kthreads(context, kernel_threads(report), report);

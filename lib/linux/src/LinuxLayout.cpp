@@ -124,6 +124,18 @@ const std::vector<LayoutFieldSpec>& linux_layout_fields()
         {"linux_ftrace_fl_save_regs", "enum", {"FTRACE_OPS_FL_SAVE_REGS"}, "enum"},
         {"linux_ftrace_fl_ipmodify", "enum", {"FTRACE_OPS_FL_IPMODIFY"}, "enum"},
         {"linux_ftrace_fl_direct", "enum", {"FTRACE_OPS_FL_DIRECT"}, "enum"},
+        // kprobes (kprobe_table; an aggregate's probes on its list; a
+        // kretprobe's handlers around its kprobe) and tracepoints' probes.
+        {"linux_kprobe_addr", "kprobe", {"addr"}, "offset"},
+        {"linux_kprobe_list", "kprobe", {"list"}, "offset"},
+        {"linux_kprobe_pre_handler", "kprobe", {"pre_handler"}, "offset"},
+        {"linux_kprobe_post_handler", "kprobe", {"post_handler"}, "offset"},
+        {"linux_kretprobe_kp", "kretprobe", {"kp"}, "offset"},
+        {"linux_kretprobe_handler", "kretprobe", {"handler"}, "offset"},
+        {"linux_kretprobe_entry_handler", "kretprobe", {"entry_handler"}, "offset"},
+        {"linux_tracepoint_name", "tracepoint", {"name"}, "offset"},
+        {"linux_tracepoint_funcs", "tracepoint", {"funcs"}, "offset"},
+        {"linux_tracepoint_func_size", "tracepoint_func", {}, "size"},
     };
     return fields;
 }
@@ -205,7 +217,9 @@ std::uint64_t LinuxLayout::get(std::string_view key) const
 {
     if (auto value = find(key)) return *value;
     const LayoutFieldSpec* spec = spec_of(key);
-    std::string field = spec ? fmt::format("{}.{}", spec->btf_struct, spec->btf_paths.front()) : "?";
+    std::string field = !spec                     ? std::string("?")
+                        : spec->btf_paths.empty() ? fmt::format("sizeof(struct {})", spec->btf_struct)
+                                                  : fmt::format("{}.{}", spec->btf_struct, spec->btf_paths.front());
     if (have_btf_)
         fail("the kernel's BTF has no {} and the config sets no '{}': cannot read this kernel's {}", field, key,
              spec ? spec->btf_struct : "structures");
@@ -273,6 +287,28 @@ ModuleOffsets LinuxLayout::module_offsets() const
     if (!m.code_size && !find("linux_module_init_size") && !module_size_offsets_.empty())
         m.code_size = module_size_offsets_.front();
     return m;
+}
+
+KprobeOffsets LinuxLayout::kprobe_offsets() const
+{
+    KprobeOffsets k;
+    k.addr = get("linux_kprobe_addr");
+    k.list = get("linux_kprobe_list");
+    k.pre_handler = get("linux_kprobe_pre_handler");
+    k.post_handler = get("linux_kprobe_post_handler");
+    k.kretprobe_kp = find("linux_kretprobe_kp");
+    k.kretprobe_handler = find("linux_kretprobe_handler");
+    k.kretprobe_entry_handler = find("linux_kretprobe_entry_handler");
+    return k;
+}
+
+TracepointOffsets LinuxLayout::tracepoint_offsets() const
+{
+    TracepointOffsets t;
+    t.name = get("linux_tracepoint_name");
+    t.funcs = get("linux_tracepoint_funcs");
+    t.func_size = get("linux_tracepoint_func_size");
+    return t;
 }
 
 FtraceOffsets LinuxLayout::ftrace_offsets() const

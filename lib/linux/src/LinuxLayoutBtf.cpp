@@ -8,6 +8,11 @@ namespace vmi {
 
 std::optional<BtfLayoutValue> btf_layout_value(const KernelBtf& btf, const LayoutFieldSpec& spec)
 {
+    if (spec.kind == "size") {
+        std::optional<std::uint64_t> size = btf.struct_size(spec.btf_struct);
+        if (size) return BtfLayoutValue{*size, fmt::format("BTF sizeof(struct {})", spec.btf_struct)};
+        return std::nullopt;
+    }
     for (std::string_view path : spec.btf_paths) {
         if (spec.kind == "enum") {
             std::optional<std::int64_t> value = btf.enum_value(path);

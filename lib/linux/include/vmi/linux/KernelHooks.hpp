@@ -8,6 +8,8 @@
 //                     x32_sys_call (decoded, X86Branches.hpp)
 //   ftrace            every ftrace_ops on ftrace_ops_list: its callback, its
 //                     flags and the functions it is attached to
+//   kprobe            every registered kprobe's handlers (kprobe_table)
+//   tracepoint        every tracepoint probe outside the kernel's text
 //   kthread           every kernel thread's thread function
 // A hook point the kernel lacks, or that cannot be read, is reported as
 // unavailable with the reason, never as clean.
@@ -24,9 +26,9 @@
 
 namespace vmi {
 
-enum class HookKind { syscall_table, syscall_dispatch, ftrace, kthread };
+enum class HookKind { syscall_table, syscall_dispatch, ftrace, kprobe, tracepoint, kthread };
 
-// "syscall_table", "syscall_dispatch", "ftrace", "kthread".
+// "syscall_table", "syscall_dispatch", "ftrace", "kprobe", "tracepoint", "kthread".
 std::string_view hook_kind_name(HookKind kind);
 
 struct KernelHook {
@@ -103,6 +105,13 @@ void walk_syscall_dispatch(const HookContext& context, std::string_view name, Ke
 // redirecting kernel functions. The kernel's own users (the function tracer,
 // kprobes on ftrace, livepatch, BPF trampolines) have their callbacks in its text.
 void walk_ftrace(const HookContext& context, KernelHookReport& report);
+
+// Every kprobe in kprobe_table, with its pre and post handlers (a
+// kretprobe's: its entry handler and handler), and every probe of a core
+// tracepoint whose function lies outside the kernel's text (ProbeHooks.cpp).
+// A finding: a handler or probe of a hidden module or of no module.
+void walk_kprobes(const HookContext& context, KernelHookReport& report);
+void walk_tracepoints(const HookContext& context, KernelHookReport& report);
 
 // A kernel thread as the task list gave it, with its thread function.
 struct KernelThread {

@@ -22,8 +22,8 @@ struct LayoutFieldSpec {
     std::string_view key;
     std::string_view btf_struct;
     std::vector<std::string_view> btf_paths; // alternatives, newest kernel first
-    std::string_view kind;                   // "offset", "length", "enum" (btf_paths: enumerators)
-    bool libvmi_key = false;                 // LibVMI reads this key too, with the same meaning
+    std::string_view kind;   // "offset", "length", "size" (of btf_struct), "enum" (btf_paths: enumerators)
+    bool libvmi_key = false; // LibVMI reads this key too, with the same meaning
 };
 
 const std::vector<LayoutFieldSpec>& linux_layout_fields();
@@ -71,6 +71,18 @@ struct FtraceOffsets {
     Offset flag_enabled, flag_save_regs, flag_ipmodify, flag_direct;
 };
 
+// struct kprobe, and struct kretprobe around one (its handlers).
+struct KprobeOffsets {
+    std::uint64_t addr = 0, list = 0, pre_handler = 0, post_handler = 0;
+    Offset kretprobe_kp, kretprobe_handler, kretprobe_entry_handler;
+};
+
+// struct tracepoint's name and probes (funcs: an array of struct
+// tracepoint_func, func first, up to a null func).
+struct TracepointOffsets {
+    std::uint64_t name = 0, funcs = 0, func_size = 0;
+};
+
 class LinuxLayout {
 public:
     // A key of `entry` (the user's config) wins over one of `profile` (a
@@ -94,6 +106,8 @@ public:
     TaskOffsets task_offsets() const;
     ModuleOffsets module_offsets() const;
     FtraceOffsets ftrace_offsets() const;
+    KprobeOffsets kprobe_offsets() const;
+    TracepointOffsets tracepoint_offsets() const;
 
     // The keys among `keys` that have no value, in order.
     std::vector<std::string_view> missing(std::initializer_list<std::string_view> keys) const;
