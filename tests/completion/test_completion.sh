@@ -180,6 +180,9 @@ if [ -n "$BIN" ]; then
     if "$BIN/vmi-ps/vmi-ps" --help | grep -qx 'Available output columns:'; then
         check "vmi-ps -o pid,pp" "pid,ppid" "$(real vmi-ps "-o pid,pp")"
         check "vmi-hooks -o target,owner_" "target,owner_hidden" "$(real vmi-hooks "-o target,owner_")"
+        check "vmi-hooks -o flags,at" "flags,attached" "$(real vmi-hooks "-o flags,at")"
+        check "vmi-hooks -o kind,p" "kind,pid" "$(real vmi-hooks "-o kind,p")"
+        check "vmi-hooks -o ob" "object" "$(real vmi-hooks "-o ob")"
     else
         echo "skip - vmi-ps -o: this vmi-ps --help has no 'Available output columns:' section (the fake tool tests the parsing)"
     fi
