@@ -35,7 +35,7 @@ CONF
 run() { printf '\n$ %s\n' "$*"; "$@"; }
 run build/tools/vmi-ps/vmi-ps -c build/demo.conf demo
 run build/tools/vmi-lsmod/vmi-lsmod -c build/demo.conf demo
-run build/tools/vmi-hooks/vmi-hooks -c build/demo.conf demo --check && echo "(no findings: every system-call slot and dispatch branch reaches the kernel's own code)"
+run build/tools/vmi-hooks/vmi-hooks -c build/demo.conf demo --check && echo "(no findings: no kernel hook reaches a hidden module's code, or code of no module)"
 run build/tools/vmi-read/vmi-read -c build/demo.conf demo --ksym linux_banner --as string
 run build/tools/vmi-ksym/vmi-ksym -c build/demo.conf demo init_task linux_banner
 run build/tools/vmi-ksym/vmi-ksym -c build/demo.conf demo --reverse "$(build/tools/vmi-ksym/vmi-ksym -c build/demo.conf demo schedule)"

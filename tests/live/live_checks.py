@@ -5,6 +5,7 @@ and own_modules() -> its /proc/modules lines.
 """
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -200,3 +201,26 @@ def processes(tools, base):
     if rc != 0:
         raise SystemExit(f"vmi-ps failed on the live guest: {err[-1500:]}")
     return [line.split(" ", 2) for line in out.splitlines()]
+
+
+def check_hooks(results, tools, guest, common, what, dump):
+    """vmi-hooks --check on the running guest: nothing found, the guest paused
+    once for the walk and running again; its system-call rows name the same
+    functions as on the dump of the same guest (the addresses move with KASLR)."""
+    rc, out, err = tools.run("vmi-hooks", *common, "--check", "-v")
+    paused = re.findall(r"guest resumed after ([0-9.]+) ms paused", err)
+    results.check(rc == 0 and out == "" and len(paused) == 1 and guest.running(),
+                  f"{what}: vmi-hooks --check finds nothing, the guest paused once ({''.join(paused)} ms) and runs",
+                  f"rc={rc}\n{out[:800]}\n{err[-1500:]}")
+
+    def calls(args):
+        rc, out, err = tools.run("vmi-hooks", *args, "--format", "json")
+        rows = json.loads(out) if rc == 0 else []
+        return {(r["hooked"], r["target_symbol"]) for r in rows if r["kind"].startswith("syscall_")}, err
+
+    live, err = calls(common)
+    dumped, _ = calls(["--image", dump])
+    results.check(live and live == dumped,
+                  f"{what}: vmi-hooks's {len(live)} system-call slots and branches reach the same functions as on the "
+                  "guest's dump", f"only live: {sorted(live - dumped)[:5]}\nonly dump: {sorted(dumped - live)[:5]}\n"
+                  f"{err[-800:]}")

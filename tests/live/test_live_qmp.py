@@ -11,6 +11,7 @@ what the guest says right before and right after each walk. Checks:
 - vmi-ps / vmi-lsmod over each path (memfd, process_vm_readv, monitor, auto)
   match what the guest says (pid, ppid, uid, gid, state, name; modules), and
   the guest runs afterwards;
+- vmi-hooks --check on the running guest (paused once), its system calls as on the dump
 - a guest paused beforehand stays paused;
 - SIGINT, SIGTERM and SIGHUP in the middle of a walk leave the guest running;
 - bad --qmp and --access values get one line and exit 2.
@@ -28,7 +29,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "guests"))
 sys.path.insert(0, HERE)
 import guest_port  # noqa: E402
-from live_checks import check_access_paths, check_paused_stays_paused, check_signals  # noqa: E402
+from live_checks import check_access_paths, check_hooks, check_paused_stays_paused, check_signals  # noqa: E402
 from qmp import QmpConnection  # noqa: E402
 from testlib import read_guest_env, run_per_guest  # noqa: E402
 
@@ -135,6 +136,7 @@ def check_live_guest(results, tools, name, guest_dir, scratch):
         check_access_paths(results, tools, guest, base, memfd, f"{name} live")
         check_paused_stays_paused(results, tools, guest, base, f"{name} live")
         check_signals(results, tools, guest, base, f"{name} live")
+        check_hooks(results, tools, guest, base, f"{name} live", os.path.join(guest_dir, "memory.elf"))
 
         for args, expect in ((["--qmp", os.path.join(os.path.dirname(guest.sock), "nope.sock")], "cannot connect to QMP socket"),
                              ([*base, "--access", "telepathy"], "unknown memory access path 'telepathy'")):

@@ -23,11 +23,11 @@ const vmi::ColumnTable<KernelHook>& columns()
 {
     static const vmi::ColumnTable<KernelHook> table(
         {
-            {"kind", "KIND", Align::Left, "syscall_table, syscall_dispatch, ftrace or kthread",
+            {"kind", "KIND", Align::Left, "syscall_table, syscall_dispatch, ftrace, kprobe, tracepoint or kthread",
              [](const KernelHook& h) { return Cell(std::string(vmi::hook_kind_name(h.kind))); }},
             {"hooked", "HOOKED", Align::Left,
-             "the hook point: a table slot, a dispatch branch, the functions an ftrace_ops is attached to, a "
-             "kernel thread's name",
+             "the hook point: a table slot, a dispatch branch, the functions an ftrace_ops is attached to, the "
+             "probed function or tracepoint, a kernel thread's name",
              [](const KernelHook& h) { return Cell(h.hooked); }},
             {"target", "TARGET", Align::Left, "where it sends the kernel",
              [](const KernelHook& h) { return h.target ? Cell(vmi::Address{h.target}) : Cell(std::monostate{}); }},
@@ -44,11 +44,11 @@ const vmi::ColumnTable<KernelHook>& columns()
              [](const KernelHook& h) { return Cell(h.owner.hidden); }},
             {"finding", "FINDING", Align::Left, "whether this is a finding (a hook a rootkit set)",
              [](const KernelHook& h) { return Cell(h.finding); }},
-            {"object", "OBJECT", Align::Left, "the structure that holds the hook (ftrace_ops, task_struct)",
+            {"object", "OBJECT", Align::Left, "the structure that holds the hook (ftrace_ops, kprobe, tracepoint, task_struct)",
              [](const KernelHook& h) { return h.object ? Cell(vmi::Address{h.object}) : Cell(std::monostate{}); }},
             {"pid", "PID", Align::Right, "kthread: the thread's pid",
              [](const KernelHook& h) { return h.pid ? Cell(*h.pid) : Cell(std::monostate{}); }},
-            {"flags", "FLAGS", Align::Left, "ftrace: IPMODIFY (may redirect), SAVE_REGS, DIRECT, ENABLED",
+            {"flags", "FLAGS", Align::Left, "ftrace: IPMODIFY (may redirect), SAVE_REGS, DIRECT, ENABLED; kprobe, tracepoint: the handler's role",
              [](const KernelHook& h) { return Cell(h.flags); }},
             {"attached", "ATTACHED", Align::Left, "ftrace: the functions it is attached to (none listed: every one)",
              [](const KernelHook& h) { return Cell(h.attached); }},
@@ -72,6 +72,10 @@ struct HooksOptions {
 // rows, as findings no more. A hidden module's never leave the findings.
 vmi::KernelHookReport walk(vmi::Guest& guest, const HooksOptions& options)
 {
+    // The whole symbol table names every target; it does not change while the
+    // guest runs, so it is decoded and indexed by address before the pause.
+    guest.kernel().attach();
+    guest.kernel().symbols().index_addresses();
     vmi::KernelHookReport report = vmi::with_paused_walk(guest, options.pause, [&] { return guest.kernel().hooks(); });
     std::set<std::string, std::less<>> allowed(options.allow.begin(), options.allow.end());
     for (KernelHook& hook : report.hooks)
@@ -163,8 +167,10 @@ int main(int argc, char** argv)
             vmi::add_pause_options(app, options.pause, /*offer_no_pause=*/true);
             vmi::add_resume_abandoned_option(app, options.pause);
             app.add_flag("--check", options.check,
-                         "Print only the findings (a system-call table slot or dispatch branch that does not reach "
-                         "a system-call function of the kernel's text), exit 1 if there are any");
+                         "Print only the findings (a system-call slot or dispatch branch that misses the kernel's "
+                         "system-call functions; an ftrace callback, kprobe handler, tracepoint probe or kernel thread "
+                         "of a hidden module or of no module; an IPMODIFY ftrace callback outside the kernel's text; "
+                         "a fake kworker), exit 1 if there are any");
             app.add_flag("--all", options.all, "With --check: every hook point's rows, findings or not");
             app.add_flag("--all-domains", options.all_domains,
                          "With --check: check every running libvirt domain of --uri, one JSON object a line");

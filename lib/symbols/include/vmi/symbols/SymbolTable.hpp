@@ -52,6 +52,10 @@ public:
         std::uint64_t offset = 0;
     };
     Nearest nearest_below(std::uint64_t address) const;
+    // Builds the index by address that nearest_below, at and next_above use
+    // (once; they build it on first use otherwise): a tool that looks up many
+    // addresses while a guest is paused builds it before.
+    void index_addresses() const { address_order(); }
     // Every symbol at exactly `address` (aliases share one), absolute ones aside.
     std::vector<const Symbol*> at(std::uint64_t address) const;
     // The first symbol above `address`: where the code or data at `address`
