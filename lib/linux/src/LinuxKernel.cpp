@@ -95,6 +95,12 @@ bool LinuxKernel::layout_is_the_kernels_own() const
 void LinuxKernel::remember_kernel_build()
 {
     if (source_ != SymbolSource::Kallsyms || from_cache_ || !btf_ || !layout_is_the_kernels_own()) return;
+    write_kernel_build_cache();
+}
+
+void LinuxKernel::write_kernel_build_cache()
+{
+    if (!kallsyms_essentials_ || !layout_) return;
     CachedKernelBuild entry;
     entry.location = kallsyms_location_;
     for (const Symbol& symbol : kallsyms_essentials_->symbols())
@@ -152,14 +158,18 @@ void LinuxKernel::load_btf_from_memory()
 
 const LinuxLayout& LinuxKernel::layout()
 {
+    bool stale = false;
     if (!layout_ && cached_layout_ && layout_is_the_kernels_own()) {
         layout_ = LinuxLayout::deserialize(*cached_layout_, " (cached)");
         if (layout_) diag::note("structure offsets: from the kernel build cache");
+        stale = !layout_;
     }
     if (!layout_) {
         const KernelBtf* types = btf();
         layout_ = LinuxLayout::resolve(entry(), types, profile_ ? &profile_->offsets : nullptr,
                                        profile_ ? "profile " + profile_->release : std::string());
+        // A cache entry written for other fields (an older vmitools) gets this layout.
+        if (stale && types && source_ == SymbolSource::Kallsyms) write_kernel_build_cache();
     }
     return *layout_;
 }

@@ -127,6 +127,8 @@ private:
     KallsymsReader& kallsyms_reader(); // the tables read (and checked) on first use
     bool layout_is_the_kernels_own() const;
     void remember_kernel_build();
+    // Writes the kernel build's cache entry (its essential symbols and layout).
+    void write_kernel_build_cache();
     // The table the locator checks: the whole one, or the few symbols it and
     // the tools need, looked up in the guest's kallsyms tables.
     SymbolTable& locator_symbols();
