@@ -2,8 +2,10 @@
 //   attach = open the dump + load symbols + find the kernel (KASLR slide, DTB)
 //            + load BTF + resolve the structure layout
 //   walk   = the task list (leaders; with threads) and the module list
-//   check  = vmi-ps --check's views (with and without the scan of RAM) and
-//            vmi-lsmod --check's: on a live guest, the paused window
+//   check  = vmi-ps --check's views (with and without the scan of RAM),
+//            vmi-lsmod --check's, and vmi-hooks's walk of every hook point
+//            (symbols decoded and indexed first, as the tool does before it
+//            pauses): on a live guest, the paused window
 //
 //   bench-linux GUEST_DIR [elf|raw]
 //
@@ -84,6 +86,9 @@ try {
     double check_no_scan =
         median_ms(runs, [&] { sink = sink + linux_kernel.check_tasks(std::nullopt, false).tasks.size(); });
     double check_modules = median_ms(runs, [&] { checked_modules = linux_kernel.check_modules().modules.size(); });
+    linux_kernel.symbols().index_addresses();
+    std::size_t hooks = 0;
+    double check_hooks = median_ms(runs, [&] { hooks = linux_kernel.hooks().hooks.size(); });
 
     std::printf("%s (%s), medians of %d:\n", dir.c_str(), kind.c_str(), runs);
     std::printf("  attach %.1f ms in all; from scratch: open %.1f, open + symbols + kernel/KASLR search %.1f, "
@@ -96,6 +101,7 @@ try {
     std::printf("  vmi-ps --check views: %zu tasks %.1f ms (without the RAM scan %.1f ms); vmi-lsmod --check: "
                 "%zu modules %.1f ms\n",
                 checked, check, check_no_scan, checked_modules, check_modules);
+    std::printf("  vmi-hooks: %zu hook rows %.1f ms\n", hooks, check_hooks);
     return sink == 42 ? 1 : 0;
 } catch (const vmi::Error& error) {
     std::fprintf(stderr, "bench-linux: %s\n", error.what());
