@@ -133,6 +133,12 @@ bool KernelHookReport::found() const
     return std::any_of(hooks.begin(), hooks.end(), [](const KernelHook& h) { return h.finding; });
 }
 
+bool symbol_named(const HookContext& context, std::uint64_t address, std::string_view name)
+{
+    std::vector<const Symbol*> here = context.symbols.at(address);
+    return std::any_of(here.begin(), here.end(), [&](const Symbol* s) { return s->name == name; });
+}
+
 bool is_syscall_function(std::string_view name)
 {
     return name == "sys_ni_syscall" ||

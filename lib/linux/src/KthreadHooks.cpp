@@ -1,5 +1,4 @@
 // The kernel threads' hook point of KernelHooks.hpp: what each one runs.
-#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -12,12 +11,6 @@ namespace {
 // "R-" and the workqueue for a rescuer).
 constexpr std::string_view KWORKER_PREFIX = "kworker/";
 constexpr std::string_view RESCUER_PREFIX = "kworker/R-";
-
-bool named(const HookContext& context, std::uint64_t address, std::string_view name)
-{
-    std::vector<const Symbol*> here = context.symbols.at(address);
-    return std::any_of(here.begin(), here.end(), [&](const Symbol* s) { return s->name == name; });
-}
 
 } // namespace
 
@@ -43,7 +36,7 @@ void walk_kthreads(const HookContext& context, const std::vector<KernelThread>& 
         hook.target_symbol = symbol_for(context, thread.function, hook.owner);
         bool rescuer = thread.comm.starts_with(RESCUER_PREFIX);
         std::string_view worker_function = rescuer ? "rescuer_thread" : "worker_thread";
-        if (thread.comm.starts_with(KWORKER_PREFIX) && !named(context, thread.function, worker_function)) {
+        if (thread.comm.starts_with(KWORKER_PREFIX) && !symbol_named(context, thread.function, worker_function)) {
             hook.finding = true;
             hook.meaning = fmt::format("pid {}: named like a workqueue worker but runs {}, not {}: a thread that "
                                        "poses as a kworker",

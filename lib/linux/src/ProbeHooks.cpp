@@ -56,13 +56,6 @@ std::string probed(const HookContext& context, std::uint64_t address)
     return name.empty() ? fmt::format("{:#x}", address) : name;
 }
 
-bool named(const HookContext& context, std::uint64_t address, std::string_view name)
-{
-    for (const Symbol* s : context.symbols.at(address))
-        if (s->name == name) return true;
-    return false;
-}
-
 // One registered kprobe's handlers (its own, or a kretprobe's around it).
 void kprobe_rows(const HookContext& context, const KprobeOffsets& o, std::uint64_t kprobe, std::vector<KernelHook>& out)
 {
@@ -70,7 +63,7 @@ void kprobe_rows(const HookContext& context, const KprobeOffsets& o, std::uint64
     std::string where = probed(context, kernel.read_pointer(kprobe + o.addr));
     std::uint64_t pre = kernel.read_pointer(kprobe + o.pre_handler);
     std::uint64_t post = kernel.read_pointer(kprobe + o.post_handler);
-    if (pre && named(context, pre, "pre_handler_kretprobe") && o.kretprobe_kp && o.kretprobe_handler) {
+    if (pre && symbol_named(context, pre, "pre_handler_kretprobe") && o.kretprobe_kp && o.kretprobe_handler) {
         // A kretprobe: its kprobe's handler is the kernel's; the user's are around it.
         std::uint64_t kretprobe = kprobe - *o.kretprobe_kp;
         for (auto [offset, role] : {std::pair{o.kretprobe_entry_handler, "kretprobe entry handler"},
@@ -125,7 +118,7 @@ void walk_kprobes(const HookContext& context, KernelHookReport& report)
                 if (!is_kernel_address(kernel, p) || !nodes.insert(p).second || nodes.size() > MAX_KPROBES)
                     fail("kprobe_table[{}]: {:#x} is no kprobe, or a loop", h, p);
                 std::uint64_t pre = kernel.read_pointer(p + offsets.pre_handler);
-                if (!pre || !named(context, pre, "aggr_pre_handler")) {
+                if (!pre || !symbol_named(context, pre, "aggr_pre_handler")) {
                     add(p);
                     continue;
                 }

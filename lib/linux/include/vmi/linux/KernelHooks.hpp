@@ -82,6 +82,9 @@ struct HookContext {
 std::string symbol_for(const HookContext& context, std::uint64_t target, const CodeOwner& owner,
                        std::string_view prefix = {});
 
+// Whether one of the kernel's names for `address` is `name`.
+bool symbol_named(const HookContext& context, std::uint64_t address, std::string_view name);
+
 // Whether `name` is a system-call function a table slot or the dispatch may
 // send the kernel to: a pt_regs wrapper (__x64_sys_*, __ia32_sys_*,
 // __x32_compat_sys_*, __ia32_compat_sys_*, __x64_compat_sys_*), sys_ni_syscall,
