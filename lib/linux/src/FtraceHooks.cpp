@@ -118,45 +118,23 @@ KernelHook ftrace_hook(const HookContext& context, const FtraceOffsets& o, std::
 
 void walk_ftrace(const HookContext& context, KernelHookReport& report)
 {
-    HookPoint point;
-    point.kind = HookKind::ftrace;
-    point.name = "ftrace_ops_list";
-    const Symbol* list = context.symbols.find("ftrace_ops_list");
-    const Symbol* end = context.symbols.find("ftrace_list_end");
-    if (!list || !end) {
-        point.unavailable =
-            fmt::format("the kernel's symbols have no {}", list ? "ftrace_list_end" : "ftrace_ops_list");
-        report.points.push_back(std::move(point));
-        return;
-    }
-    FtraceOffsets offsets;
-    try {
-        offsets = context.layout.ftrace_offsets();
-    } catch (const Error& e) {
-        point.unavailable = e.what(); // a profile without ftrace's offsets: not checked, not broken
-        report.points.push_back(std::move(point));
-        return;
-    }
-    try {
+    walk_hook_point(HookKind::ftrace, "ftrace_ops_list", report, [&] {
+        std::uint64_t list = hook_symbol(context, "ftrace_ops_list");
+        std::uint64_t end = hook_symbol(context, "ftrace_list_end");
+        FtraceOffsets offsets = hook_offsets([&] { return context.layout.ftrace_offsets(); });
         AddressSpace& kernel = context.kernel;
         std::vector<KernelHook> hooks;
         std::set<std::uint64_t> seen;
-        std::uint64_t ops = kernel.read_pointer(list->address);
-        while (ops != end->address) {
+        for (std::uint64_t ops = kernel.read_pointer(list); ops != end;
+             ops = kernel.read_pointer(ops + offsets.ops_next)) {
             if (!is_kernel_address(kernel, ops)) fail("ftrace_ops_list: {:#x} is no kernel address", ops);
             if (!seen.insert(ops).second) fail("ftrace_ops_list: ftrace_ops {:#x} twice, a loop", ops);
             if (seen.size() > MAX_OPS) fail("ftrace_ops_list: more than {} ftrace_ops", MAX_OPS);
             hooks.push_back(ftrace_hook(context, offsets, ops));
-            ops = kernel.read_pointer(ops + offsets.ops_next);
         }
-        point.entries = hooks.size();
         for (KernelHook& hook : hooks) report.hooks.push_back(std::move(hook));
-        point.available = true;
-    } catch (const Error& e) {
-        point.unavailable = e.what();
-        report.problems.push_back(point.unavailable);
-    }
-    report.points.push_back(std::move(point));
+        return seen.size();
+    });
 }
 
 } // namespace vmi

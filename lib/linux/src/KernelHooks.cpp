@@ -133,6 +133,31 @@ bool KernelHookReport::found() const
     return std::any_of(hooks.begin(), hooks.end(), [](const KernelHook& h) { return h.finding; });
 }
 
+void walk_hook_point(HookKind kind, std::string name, KernelHookReport& report,
+                     const std::function<std::size_t()>& walk)
+{
+    HookPoint point;
+    point.kind = kind;
+    point.name = std::move(name);
+    try {
+        point.entries = walk();
+        point.available = true;
+    } catch (const HookPointUnavailable& e) {
+        point.unavailable = e.why;
+    } catch (const Error& e) {
+        point.unavailable = e.what();
+        report.problems.push_back(point.unavailable);
+    }
+    report.points.push_back(std::move(point));
+}
+
+std::uint64_t hook_symbol(const HookContext& context, std::string_view symbol)
+{
+    const Symbol* found = context.symbols.find(symbol);
+    if (!found) throw HookPointUnavailable{fmt::format("the kernel's symbols have no {}", symbol)};
+    return found->address;
+}
+
 bool symbol_named(const HookContext& context, std::uint64_t address, std::string_view name)
 {
     std::vector<const Symbol*> here = context.symbols.at(address);

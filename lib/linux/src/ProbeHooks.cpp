@@ -81,28 +81,13 @@ void kprobe_rows(const HookContext& context, const KprobeOffsets& o, std::uint64
 
 void walk_kprobes(const HookContext& context, KernelHookReport& report)
 {
-    HookPoint point;
-    point.kind = HookKind::kprobe;
-    point.name = "kprobe_table";
-    const Symbol* table = context.symbols.find("kprobe_table");
-    if (!table) {
-        point.unavailable = "the kernel's symbols have no kprobe_table";
-        report.points.push_back(std::move(point));
-        return;
-    }
-    KprobeOffsets offsets;
-    try {
-        offsets = context.layout.kprobe_offsets();
-    } catch (const Error& e) {
-        point.unavailable = e.what();
-        report.points.push_back(std::move(point));
-        return;
-    }
-    AddressSpace& kernel = context.kernel;
-    unsigned width = pointer_size(kernel.mode());
-    const Symbol* next = context.symbols.next_above(table->address);
-    std::size_t heads = next ? std::min<std::uint64_t>(MAX_TABLE_HEADS, (next->address - table->address) / width) : 64;
-    try {
+    walk_hook_point(HookKind::kprobe, "kprobe_table", report, [&] {
+        std::uint64_t table = hook_symbol(context, "kprobe_table");
+        KprobeOffsets offsets = hook_offsets([&] { return context.layout.kprobe_offsets(); });
+        AddressSpace& kernel = context.kernel;
+        unsigned width = pointer_size(kernel.mode());
+        const Symbol* next = context.symbols.next_above(table);
+        std::size_t heads = next ? std::min<std::uint64_t>(MAX_TABLE_HEADS, (next->address - table) / width) : 64;
         std::vector<KernelHook> hooks;
         std::set<std::uint64_t> seen;
         auto add = [&](std::uint64_t kprobe) {
@@ -113,8 +98,7 @@ void walk_kprobes(const HookContext& context, KernelHookReport& report)
         std::set<std::uint64_t> nodes; // the table's own kprobes, aggregates included
         for (std::size_t h = 0; h < heads; ++h) {
             // hlist_head.first, then kprobe.hlist (its first member).next.
-            for (std::uint64_t p = kernel.read_pointer(table->address + h * width); p != 0;
-                 p = kernel.read_pointer(p)) {
+            for (std::uint64_t p = kernel.read_pointer(table + h * width); p != 0; p = kernel.read_pointer(p)) {
                 if (!is_kernel_address(kernel, p) || !nodes.insert(p).second || nodes.size() > MAX_KPROBES)
                     fail("kprobe_table[{}]: {:#x} is no kprobe, or a loop", h, p);
                 std::uint64_t pre = kernel.read_pointer(p + offsets.pre_handler);
@@ -133,47 +117,27 @@ void walk_kprobes(const HookContext& context, KernelHookReport& report)
                 if (!walked.complete()) fail("{}", walked.problem);
             }
         }
-        point.entries = seen.size();
         for (KernelHook& hook : hooks) report.hooks.push_back(std::move(hook));
-        point.available = true;
-    } catch (const Error& e) {
-        point.unavailable = e.what();
-        report.problems.push_back(point.unavailable);
-    }
-    report.points.push_back(std::move(point));
+        return seen.size();
+    });
 }
 
 void walk_tracepoints(const HookContext& context, KernelHookReport& report)
 {
-    HookPoint point;
-    point.kind = HookKind::tracepoint;
-    point.name = "tracepoints";
-    const Symbol* start = context.symbols.find("__start___tracepoints_ptrs");
-    const Symbol* stop = context.symbols.find("__stop___tracepoints_ptrs");
-    if (!start || !stop) {
-        point.unavailable = "the kernel's symbols have no __start___tracepoints_ptrs/__stop___tracepoints_ptrs";
-        report.points.push_back(std::move(point));
-        return;
-    }
-    TracepointOffsets offsets;
-    try {
-        offsets = context.layout.tracepoint_offsets();
-    } catch (const Error& e) {
-        point.unavailable = e.what();
-        report.points.push_back(std::move(point));
-        return;
-    }
-    AddressSpace& kernel = context.kernel;
-    try {
+    walk_hook_point(HookKind::tracepoint, "tracepoints", report, [&] {
+        std::uint64_t start = hook_symbol(context, "__start___tracepoints_ptrs");
+        std::uint64_t stop = hook_symbol(context, "__stop___tracepoints_ptrs");
+        TracepointOffsets offsets = hook_offsets([&] { return context.layout.tracepoint_offsets(); });
+        AddressSpace& kernel = context.kernel;
         // x86 keeps 32-bit offsets from each entry to its tracepoint
         // (CONFIG_HAVE_ARCH_PREL32_RELOCATIONS).
-        std::uint64_t count = stop->address > start->address ? (stop->address - start->address) / 4 : 0;
+        std::uint64_t count = stop > start ? (stop - start) / 4 : 0;
         if (count > MAX_TRACEPOINTS) fail("{} tracepoints between the section's bounds: not a tracepoint table", count);
         std::vector<std::uint8_t> entries(count * 4);
-        kernel.read(start->address, entries);
+        kernel.read(start, entries);
         for (std::uint64_t i = 0; i < count; ++i) {
             auto offset = static_cast<std::int32_t>(load_unaligned<std::uint32_t>(entries.data() + 4 * i));
-            std::uint64_t tracepoint = start->address + 4 * i + static_cast<std::uint64_t>(std::int64_t{offset});
+            std::uint64_t tracepoint = start + 4 * i + static_cast<std::uint64_t>(std::int64_t{offset});
             if (pointer_size(kernel.mode()) == 4) tracepoint &= 0xffffffffU;
             std::uint64_t funcs = kernel.read_pointer(tracepoint + offsets.funcs);
             if (funcs == 0) continue; // no probe: the common case
@@ -189,13 +153,8 @@ void walk_tracepoints(const HookContext& context, KernelHookReport& report)
                     probe_hook(context, HookKind::tracepoint, name, tracepoint, probe, "tracepoint probe"));
             }
         }
-        point.entries = count; // the places: the probes outside the kernel's text are rows
-        point.available = true;
-    } catch (const Error& e) {
-        point.unavailable = e.what();
-        report.problems.push_back(point.unavailable);
-    }
-    report.points.push_back(std::move(point));
+        return count; // the places: the probes outside the kernel's text are rows
+    });
 }
 
 } // namespace vmi

@@ -14,11 +14,13 @@
 // A hook point the kernel lacks, or that cannot be read, is reported as
 // unavailable with the reason, never as clean.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "vmi/base/Error.hpp"
 #include "vmi/linux/CodeOwners.hpp"
 #include "vmi/linux/LinuxLayout.hpp"
 #include "vmi/paging/AddressSpace.hpp"
@@ -81,6 +83,29 @@ struct HookContext {
 // `prefix` first.
 std::string symbol_for(const HookContext& context, std::uint64_t target, const CodeOwner& owner,
                        std::string_view prefix = {});
+
+// The frame of one hook point's walk. `walk` reads the point, appends its
+// rows and returns how many entries it has. It throws HookPointUnavailable
+// when the point cannot be checked here (its symbols or offsets unknown: a
+// warning), vmi::Error when its walk broke off (a problem of the report).
+// The point goes to the report either way.
+struct HookPointUnavailable {
+    std::string why;
+};
+void walk_hook_point(HookKind kind, std::string name, KernelHookReport& report,
+                     const std::function<std::size_t()>& walk);
+// `symbol`'s address, or HookPointUnavailable naming it.
+std::uint64_t hook_symbol(const HookContext& context, std::string_view symbol);
+// The layout's typed offsets of `read`, or HookPointUnavailable with why not.
+template <typename Read>
+auto hook_offsets(Read&& read)
+{
+    try {
+        return read();
+    } catch (const Error& e) {
+        throw HookPointUnavailable{e.what()};
+    }
+}
 
 // Whether one of the kernel's names for `address` is `name`.
 bool symbol_named(const HookContext& context, std::uint64_t address, std::string_view name);
