@@ -30,10 +30,12 @@ bool is_compiler_helper(std::string_view name)
                                   "__ubsan_handle_", "__sanitizer_cov_", "__asan_", "__kasan_", "__kcsan_", "__tsan_"});
 }
 
-bool lands_on(const HookContext& context, std::uint64_t address, bool (*kind)(std::string_view))
+// Whether one of the kernel's names for `address` is one `name_fits`.
+template <typename NameFits>
+bool lands_on(const HookContext& context, std::uint64_t address, NameFits&& name_fits)
 {
     std::vector<const Symbol*> here = context.symbols.at(address);
-    return std::any_of(here.begin(), here.end(), [&](const Symbol* s) { return kind(s->name); });
+    return std::any_of(here.begin(), here.end(), [&](const Symbol* s) { return name_fits(s->name); });
 }
 
 // The prefix of the system-call functions a hook point of `hooked` calls:
@@ -160,8 +162,7 @@ std::uint64_t hook_symbol(const HookContext& context, std::string_view symbol)
 
 bool symbol_named(const HookContext& context, std::uint64_t address, std::string_view name)
 {
-    std::vector<const Symbol*> here = context.symbols.at(address);
-    return std::any_of(here.begin(), here.end(), [&](const Symbol* s) { return s->name == name; });
+    return lands_on(context, address, [&](std::string_view found) { return found == name; });
 }
 
 bool is_syscall_function(std::string_view name)

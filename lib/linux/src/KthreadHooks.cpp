@@ -16,9 +16,6 @@ constexpr std::string_view RESCUER_PREFIX = "kworker/R-";
 
 void walk_kthreads(const HookContext& context, const std::vector<KernelThread>& threads, KernelHookReport& report)
 {
-    HookPoint point;
-    point.kind = HookKind::kthread;
-    point.name = "kernel threads";
     for (const KernelThread& thread : threads) {
         KernelHook hook;
         hook.kind = HookKind::kthread;
@@ -58,9 +55,6 @@ void walk_kthreads(const HookContext& context, const std::vector<KernelThread>& 
         }
         report.hooks.push_back(std::move(hook));
     }
-    point.available = true;
-    point.entries = threads.size();
-    report.points.push_back(std::move(point));
 }
 
 } // namespace vmi

@@ -647,18 +647,16 @@ KernelHookReport LinuxKernel::hooks()
     walk_ftrace(context, report);
     walk_kprobes(context, report);
     walk_tracepoints(context, report);
-    std::vector<std::string_view> missing = layout().missing({"linux_kthread", "linux_kthread_threadfn"});
-    if (missing.empty()) {
-        walk_kthreads(context, kernel_threads(report), report);
-    } else {
-        HookPoint point;
-        point.kind = HookKind::kthread;
-        point.name = "kernel threads";
-        point.unavailable = fmt::format("the layout has no {} (BTF task_struct.worker_private, kthread.threadfn): "
-                                        "their functions cannot be read",
-                                        fmt::join(missing, ", "));
-        report.points.push_back(std::move(point));
-    }
+    walk_hook_point(HookKind::kthread, "kernel threads", report, [&] {
+        std::vector<std::string_view> missing = layout().missing({"linux_kthread", "linux_kthread_threadfn"});
+        if (!missing.empty())
+            throw HookPointUnavailable{fmt::format("the layout has no {} (BTF task_struct.worker_private, "
+                                                   "kthread.threadfn): their functions cannot be read",
+                                                   fmt::join(missing, ", "))};
+        std::vector<KernelThread> threads = kernel_threads(report);
+        walk_kthreads(context, threads, report);
+        return threads.size();
+    });
     for (const HookPoint& point : report.points) {
         if (point.available) diag::note("hook point {}: {} entries", point.name, point.entries);
         else diag::note("hook point {} {}: {}", point.name, point.absent ? "absent" : "unavailable", point.unavailable);

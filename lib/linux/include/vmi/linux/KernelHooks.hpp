@@ -152,7 +152,8 @@ struct KernelThread {
 // Every kernel thread's function (KthreadHooks.cpp). A finding: a function of
 // a hidden module or of no module, or a thread named like a workqueue worker
 // (kworker/...) that runs something else than worker_thread (or, for the
-// kworker/R-* rescuers of 6.9 and later, rescuer_thread).
+// kworker/R-* rescuers of 6.9 and later, rescuer_thread). Appends the rows
+// only: the caller, who reads the threads, frames the point (walk_hook_point).
 void walk_kthreads(const HookContext& context, const std::vector<KernelThread>& threads, KernelHookReport& report);
 
 } // namespace vmi
