@@ -25,13 +25,30 @@ elapsed() { read -r up _ < /proc/uptime; echo "${up%.*}"; }
 # the payload at its time limit.
 phase() { echo "$*" > "$O/current-step"; }
 # step_limited SECONDS NAME COMMAND...: NAME's .out, .err, .rc and .seconds.
+# A tool that dies of SIGSEGV, SIGBUS or SIGILL (exit 139, 135, 132, or exit 1 with
+# ASan's report of such a signal) runs once more, like xl: dom0's processes die so here
+# now and then (README). The first try's stderr stays in NAME.crash.err and the rerun is
+# noted in $O/step-reruns.txt, which the host prints with the crash's first frames; a
+# second death is the step's result. Not the time limit's SIGKILL (137).
 step_limited() {
     step_limit=$1 step_name=$2
     shift 2
     phase "step $step_name"
     step_start=$(elapsed)
-    timeout -s KILL "$step_limit" "$@" > "$O/$step_name.out" 2> "$O/$step_name.err"
-    echo $? > "$O/$step_name.rc"
+    step_try=1
+    while :; do
+        timeout -s KILL "$step_limit" "$@" > "$O/$step_name.out" 2> "$O/$step_name.err"
+        step_rc=$?
+        [ $step_try = 1 ] || break
+        case $step_rc in
+            132|135|139) ;;
+            *) grep -q 'AddressSanitizer:DEADLYSIGNAL' "$O/$step_name.err" 2>/dev/null || break ;;
+        esac
+        mv "$O/$step_name.err" "$O/$step_name.crash.err"
+        echo "$step_name: exit $step_rc after $(($(elapsed) - step_start)) s, run again" >> "$O/step-reruns.txt"
+        step_try=2
+    done
+    echo $step_rc > "$O/$step_name.rc"
     echo "$(($(elapsed) - step_start))" > "$O/$step_name.seconds"
 }
 step() { step_limited "$STEP_LIMIT" "$@"; }
@@ -58,6 +75,12 @@ xl() {
 state() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'; }
 
 started=$(elapsed)
+# When dom0 stops the payload (dom0-init.sh's watchdog, its limit in /etc/vmi-run.conf):
+# a second boot of a PVH or HVM domU is tried only while RETRY_TOOLS seconds for its
+# tools' steps are left after the boot's own limit.
+PAYLOAD_TIMEOUT=1200
+[ ! -f /etc/vmi-run.conf ] || . /etc/vmi-run.conf
+deadline=$((started + PAYLOAD_TIMEOUT)) RETRY_TOOLS=200
 xl list > "$O/xl-list-before.txt" 2>&1
 state "$N" > "$O/state-before.txt"
 printf '%s {\n    backend = "xen";\n    sysmap = "%s";\n    btf = "%s";\n}\n' "$N" "$K" "$B" > "$C"
@@ -160,7 +183,8 @@ echo "$(($(elapsed) - started))" > "$O/tools-seconds.txt"
 #  - an HVM domU (hvmloader, SeaBIOS and the qemu-xen device model, which the harness put
 #    in dom0 for run --hvm; console on its emulated COM1) when asked (hvm.enabled): its
 #    kallsyms would take far too long over that UART (vmi.nokallsyms), so the tools get
-#    nothing but its name: symbols, types and their cache come from its memory.
+#    nothing but its name: symbols, types and their cache come from its memory. Each
+#    byte on that UART is an exit to the device model in dom0: the kernel boots quiet.
 # Each one runs alone (the one before is destroyed). tsc_mode native: see README.
 # Its records come from its own console, like the PV domU's; its steps' files are named
 # TYPE-*, its own files land in $O/TYPE/.
@@ -174,33 +198,41 @@ hvm_family_domu() {
     phase "$type domU: xl create, then its ready marker"
     printf 'name = "%s"\ntype = "%s"\nkernel = "/domu/vmlinuz"\nramdisk = "/domu/initrd.gz"\nmemory = 256\nvcpus = 1\non_crash = "preserve"\ntsc_mode = "native"\n%s\n' \
         "$name" "$type" "$lines" > "/tmp/$name.cfg"
-    # A create that fails is tried once more when the payload has the time for a boot
-    # (xl create of an HVM domU failed once in CI with nothing on its console); each
-    # try's exit code and seconds go to its log.
-    create_try=1
+    # A create that fails, or a domU that crashes before its ready marker (busybox dies
+    # now and then in a nested domU as in dom0, README), is tried once more when what is
+    # left of the payload's limit holds another boot and the tools' steps; each try's
+    # exit code and seconds go to its log, a crashed try's console to console-try1.log.
+    boot_try=1
     while :; do
         create_start=$(elapsed)
         xl create "/tmp/$name.cfg" >> "$dir/create.log" 2>&1
         create_rc=$?
-        echo "xl create (try $create_try): exit $create_rc after $(($(elapsed) - create_start)) s" >> "$dir/create.log"
-        [ $create_rc -ne 0 ] || break
-        [ $create_try -lt 2 ] && [ $(($(elapsed) - started)) -lt 500 ] || return 0
+        echo "xl create (try $boot_try): exit $create_rc after $(($(elapsed) - create_start)) s" >> "$dir/create.log"
+        ready=0
+        if [ $create_rc -eq 0 ]; then
+            # xl (and busybox) crash now and then in dom0 while a domain boots (README): a
+            # state is believed only when xl gave one, and 5 misses in a row mean gone.
+            missing=0
+            while :; do
+                if grep -qF '@@VMI DOMU READY@@' "$log" 2>/dev/null; then ready=1; break; fi
+                domu_state=$(state "$name")
+                case $domu_state in
+                    *s*|*c*) break ;;
+                    '') missing=$((missing + 1)); [ $missing -lt 5 ] || break ;;
+                    *) missing=0 ;;
+                esac
+                [ $(($(elapsed) - start)) -lt "$ready_limit" ] || break
+                sleep 2
+            done
+        fi
+        [ $ready = 0 ] && [ $boot_try = 1 ] && [ $((deadline - $(elapsed))) -gt $((ready_limit + RETRY_TOOLS)) ] || break
+        echo "try $boot_try: $([ $create_rc -ne 0 ] && echo "xl create failed" || echo "no ready marker, state '$domu_state'") after $(($(elapsed) - start)) s; once more" >> "$dir/create.log"
         xl destroy "$name" >> "$dir/create.log" 2>&1
-        create_try=2 start=$(elapsed)
+        tr -d '\r' < "$log" > "$dir/console-try1.log" 2>/dev/null
+        rm -f "$log"
+        boot_try=2 start=$(elapsed)
     done
-    # xl (and busybox) crash now and then in dom0 while a domain boots (README): a state
-    # is believed only when xl gave one, and 5 misses in a row mean gone.
-    missing=0
-    while ! grep -qF '@@VMI DOMU READY@@' "$log" 2>/dev/null; do
-        domu_state=$(state "$name")
-        case $domu_state in
-            *s*|*c*) break ;;
-            '') missing=$((missing + 1)); [ $missing -lt 5 ] || break ;;
-            *) missing=0 ;;
-        esac
-        [ $(($(elapsed) - start)) -lt "$ready_limit" ] || break
-        sleep 2
-    done
+    [ $create_rc -eq 0 ] || return 0
     echo "$(($(elapsed) - start))" > "$dir/ready-seconds.txt"
     tr -d '\r' < "$log" > "$dir/console.log" 2>/dev/null
     if grep -qF '@@VMI DOMU READY@@' "$dir/console.log"; then
@@ -233,7 +265,7 @@ hvm_family_domu() {
 if [ -f hvm.enabled ]; then
     # The kernel cache of a zero-configuration run goes to $HOME/.cache: one that starts empty.
     export HOME=/tmp/hvm-home
-    hvm_family_domu hvm /tmp/vmi-hvm-serial.log 450 'cmdline = "console=ttyS0 panic=-1 vmi.nokallsyms"
+    hvm_family_domu hvm /tmp/vmi-hvm-serial.log 450 'cmdline = "console=ttyS0 panic=-1 quiet vmi.nokallsyms"
 device_model_version = "qemu-xen"
 device_model_override = "/usr/libexec/xen-qemu-system-i386"
 serial = "file:/tmp/vmi-hvm-serial.log"
