@@ -40,7 +40,8 @@ done
 
 start=$SECONDS
 scripts/install-deps.sh --test
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVMI_SANITIZE=ON >/dev/null
+. scripts/compiler-cache.sh
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVMI_SANITIZE=ON "${compiler_cache_args[@]}" >/dev/null
 cmake --build build-asan -j"$(nproc)"
 echo "test.sh: built in $((SECONDS - start)) s"
 
