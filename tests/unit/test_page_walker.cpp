@@ -35,6 +35,15 @@ void check_fails(const Translation& t, const std::string& problem)
     CHECK_FALSE(t.ok);
     CHECK(t.problem == problem);
     CHECK(t.physical == 0);
+    // Only a not-present entry says how much it leaves unmapped.
+    if (problem.find("not present") == std::string::npos) CHECK(t.unmapped_span == 0);
+}
+
+// A not-present entry, and the size of the virtual range it leaves unmapped.
+void check_unmapped(const Translation& t, const std::string& problem, std::uint64_t span)
+{
+    check_fails(t, problem);
+    CHECK(t.unmapped_span == span);
 }
 
 } // namespace
@@ -100,10 +109,10 @@ TEST_CASE("legacy32: not-present entries name their level")
     mem.put32(0x2000 + 0x4a * 4, 0x6000 | RW | US); // everything but P
     mem.put32(0x1000 + 0x21 * 4, 0x00400000 | PS);  // large, not present
     PageWalker walker(mem, PagingMode::Legacy32, 0x1000);
-    check_fails(walker.translate(0x40000000), "PDE not present");
-    check_fails(walker.translate(0x08049000), "PTE not present");
-    check_fails(walker.translate(0x0804a000), "PTE not present");
-    check_fails(walker.translate(0x08400000), "PDE not present");
+    check_unmapped(walker.translate(0x40000000), "PDE not present", MiB4);
+    check_unmapped(walker.translate(0x08049000), "PTE not present", KiB4);
+    check_unmapped(walker.translate(0x0804a000), "PTE not present", KiB4);
+    check_unmapped(walker.translate(0x08400000), "PDE not present", MiB4);
 }
 
 TEST_CASE("legacy32: addresses above 4 GiB are rejected before any read")
@@ -181,10 +190,10 @@ TEST_CASE("pae: not-present entries name their level")
     mem.put64(0x5000 + 1 * 8, 0x123456000ULL | P);
     mem.put64(0x3020 + 1 * 8, 0x4000 | RW); // not present
     PageWalker walker(mem, PagingMode::PAE, 0x3020);
-    check_fails(walker.translate(0x00000000), "PDPTE not present");
-    check_fails(walker.translate(0x40000000), "PDPTE not present");
-    check_fails(walker.translate(0xc0400000), "PDE not present");
-    check_fails(walker.translate(0xc0202000), "PTE not present");
+    check_unmapped(walker.translate(0x00000000), "PDPTE not present", GiB1);
+    check_unmapped(walker.translate(0x40000000), "PDPTE not present", GiB1);
+    check_unmapped(walker.translate(0xc0400000), "PDE not present", MiB2);
+    check_unmapped(walker.translate(0xc0202000), "PTE not present", KiB4);
 }
 
 TEST_CASE("pae: addresses above 4 GiB are rejected; tables outside RAM fail cleanly")
@@ -246,13 +255,13 @@ TEST_CASE("ia32e: not-present entries name their level")
     pt.map(0xffffffff81000000ULL, 0x200000, KiB4);
     PageWalker walker(mem, PagingMode::IA32e, 0x10000);
     check_ok(walker.translate(0xffffffff81000abcULL), 0x200abc, KiB4);
-    check_fails(walker.translate(0x0000000000001000ULL), "PML4E not present");
-    check_fails(walker.translate(0xffffffff00000000ULL), "PDPTE not present");
-    check_fails(walker.translate(0xffffffff80000000ULL), "PDE not present");
-    check_fails(walker.translate(0xffffffff81001000ULL), "PTE not present");
+    check_unmapped(walker.translate(0x0000000000001000ULL), "PML4E not present", 1ULL << 39);
+    check_unmapped(walker.translate(0xffffffff00000000ULL), "PDPTE not present", GiB1);
+    check_unmapped(walker.translate(0xffffffff80000000ULL), "PDE not present", MiB2);
+    check_unmapped(walker.translate(0xffffffff81001000ULL), "PTE not present", KiB4);
     // Every bit but P set: still not present.
     pt.put(pt.entry_address(0xffffffff81001000ULL, 3), 0x300000 | (ALL_FLAGS_64 & ~P));
-    check_fails(walker.translate(0xffffffff81001000ULL), "PTE not present");
+    check_unmapped(walker.translate(0xffffffff81001000ULL), "PTE not present", KiB4);
 }
 
 TEST_CASE("ia32e: non-canonical addresses are rejected before any read")
@@ -385,11 +394,11 @@ TEST_CASE("la57: not-present entries name every level, PML5E included")
     pt.map(va, 0x300000, KiB4);
     PageWalker walker(mem, PagingMode::LA57, 0x10000);
     check_ok(walker.translate(va + 0x10), 0x300010, KiB4);
-    check_fails(walker.translate(0x0000000000000000ULL), "PML5E not present");
-    check_fails(walker.translate(va ^ (1ULL << 39)), "PML4E not present");
-    check_fails(walker.translate(va ^ (1ULL << 30)), "PDPTE not present");
-    check_fails(walker.translate(va ^ (1ULL << 21)), "PDE not present");
-    check_fails(walker.translate(va ^ (1ULL << 12)), "PTE not present");
+    check_unmapped(walker.translate(0x0000000000000000ULL), "PML5E not present", 1ULL << 48);
+    check_unmapped(walker.translate(va ^ (1ULL << 39)), "PML4E not present", 1ULL << 39);
+    check_unmapped(walker.translate(va ^ (1ULL << 30)), "PDPTE not present", GiB1);
+    check_unmapped(walker.translate(va ^ (1ULL << 21)), "PDE not present", MiB2);
+    check_unmapped(walker.translate(va ^ (1ULL << 12)), "PTE not present", KiB4);
 
     mem.put64(0x10000 + 0x1 * 8, 0x100000000ULL | P); // PML5E -> PML4 table outside RAM
     check_fails(walker.translate(1ULL << 48), "PML4E at physical 0x100000000 is outside guest RAM");

@@ -50,7 +50,17 @@ ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std
     // A struct module spans pages: read each mapped page with what follows it.
     std::vector<std::uint8_t> bytes;
     for (std::uint64_t page = start; page < end; page += PAGE) {
-        if (!kernel.try_translate(page).ok) continue;
+        Translation mapping = kernel.try_translate(page);
+        if (!mapping.ok) {
+            // A table entry that is not present leaves its whole range unmapped:
+            // go on after it (most of the area, a page walk per page otherwise).
+            if (mapping.unmapped_span > PAGE) {
+                std::uint64_t next = (page | (mapping.unmapped_span - 1)) + 1;
+                if (next <= page) break; // the top of the address space
+                page = next - PAGE;
+            }
+            continue;
+        }
         bytes.assign(PAGE + span, 0);
         try {
             kernel.read(page, {bytes.data(), PAGE});

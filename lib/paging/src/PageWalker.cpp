@@ -113,6 +113,7 @@ Translation PageWalker::translate(std::uint64_t va) const
         if (!read_entry(table, index, entry_size, entry, result, level.name)) return result;
         if (!(entry & PRESENT)) {
             result.problem = fmt::format("{} not present", level.name);
+            result.unmapped_span = std::uint64_t{1} << level.shift;
             return result;
         }
         combine(level, entry);

@@ -20,6 +20,10 @@ struct Translation {
     std::uint64_t page_size = 0; // 4 KiB, 2/4 MiB or 1 GiB
     // When !ok: which step failed ("PML4E not present", "non-canonical", ...).
     std::string problem;
+    // When !ok because an entry was not present: the size of the virtual range
+    // that entry maps (1 GiB for a PDPTE, 2 MiB for a PDE, ...), all of it
+    // unmapped, so that a scan may skip to its end. 0 otherwise.
+    std::uint64_t unmapped_span = 0;
     // The access rights of the walk, every level's bits combined as the CPU
     // combines them: writable only if R/W (bit 1) is set at every level, a
     // user page only if U/S (bit 2) is, no-execute if any level sets XD (bit
