@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Build the vmihide test-fixture module (vmihide.c) for the test guests' kernel and print
-# the path of the cached .ko on stdout.
+# Build the test-fixture modules (vmihide.c, vmilivepatch.c) for the test guests' kernel and
+# print the paths of the cached vmihide and vmilivepatch .ko files on stdout, one per line.
 #
 # Usage: tests/hiding/build-module.sh [--force]
 #   Installs linux-headers-<KERNEL_RELEASE> (apt-get, root) if /usr/src lacks them, builds
 #   with `make -C /usr/src/linux-headers-<rel> M=<build dir> modules` in a scratch copy of
 #   the sources, and caches the result as
-#   ${VMI_GUEST_DIR:-$HOME/.cache/vmitools/guests}/_hiding/vmihide-<hash>.ko, the hash
+#   ${VMI_GUEST_DIR:-$HOME/.cache/vmitools/guests}/_hiding/{vmihide,vmilivepatch}-<hash>.ko, the hash
 #   covering the sources, this script and the installed headers' version. --force rebuilds.
 set -euo pipefail
 
@@ -52,19 +52,21 @@ version=$(installed_version)
     || log "WARNING: building against linux-headers-$KERNEL_RELEASE $version, not $HEADERS_VERSION (same ABI)"
 
 CACHE=${VMI_GUEST_DIR:-$HOME/.cache/vmitools/guests}/_hiding
-hash=$({ cat "$SCRIPT_DIR/vmihide.c" "$SCRIPT_DIR/Kbuild" "${BASH_SOURCE[0]}"
+MODULES=(vmihide vmilivepatch)
+hash=$({ cat "$SCRIPT_DIR/vmihide.c" "$SCRIPT_DIR/vmilivepatch.c" "$SCRIPT_DIR/Kbuild" "${BASH_SOURCE[0]}"
          echo "$KERNEL_RELEASE $version"; } | sha256sum | cut -c1-16)
-ko=$CACHE/vmihide-$hash.ko
-if [ $FORCE = 0 ] && [ -s "$ko" ]; then
-    printf '%s\n' "$ko"
+cached() { for m in "${MODULES[@]}"; do [ -s "$CACHE/$m-$hash.ko" ] || return 1; done; }
+print_paths() { for m in "${MODULES[@]}"; do printf '%s\n' "$CACHE/$m-$hash.ko"; done; }
+if [ $FORCE = 0 ] && cached; then
+    print_paths
     exit 0
 fi
 
 # Kbuild writes its objects next to the sources: build in a scratch copy, not the tree.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$SCRIPT_DIR/vmihide.c" "$SCRIPT_DIR/Kbuild" "$work/"
-log "building vmihide.ko against $HEADERS ($version)"
+cp "$SCRIPT_DIR/vmihide.c" "$SCRIPT_DIR/vmilivepatch.c" "$SCRIPT_DIR/Kbuild" "$work/"
+log "building ${MODULES[*]} against $HEADERS ($version)"
 (cd "$work" && make -C "$HEADERS" M="$PWD" modules) >"$work/build.log" 2>&1 \
     || { cat "$work/build.log" >&2; die "module build failed"; }
 # Any compiler warning in a module that edits kernel lists is worth a look: fail on it.
@@ -72,11 +74,13 @@ if grep -q 'warning:' "$work/build.log"; then
     cat "$work/build.log" >&2
     die "the module build printed warnings"
 fi
-vermagic=$(strings "$work/vmihide.ko" | sed -n 's/^vermagic=//p')
-[[ $vermagic == "$KERNEL_RELEASE "* ]] || die "vmihide.ko has vermagic '$vermagic', not $KERNEL_RELEASE"
-
 mkdir -p "$CACHE"
-cp "$work/vmihide.ko" "$ko.tmp"
-mv "$ko.tmp" "$ko"
-log "built $ko (vermagic: $vermagic)"
-printf '%s\n' "$ko"
+for m in "${MODULES[@]}"; do
+    vermagic=$(strings "$work/$m.ko" | sed -n 's/^vermagic=//p')
+    [[ $vermagic == "$KERNEL_RELEASE "* ]] || die "$m.ko has vermagic '$vermagic', not $KERNEL_RELEASE"
+    ko=$CACHE/$m-$hash.ko
+    cp "$work/$m.ko" "$ko.tmp"
+    mv "$ko.tmp" "$ko"
+    log "built $ko (vermagic: $vermagic)"
+done
+print_paths

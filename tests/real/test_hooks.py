@@ -19,6 +19,16 @@ by changing kernel lists give none. On a copy of its dump, rewritten the ways
 rootkits do (a table slot to the module's code, to the middle of kernel text
 and to code of no module, a dispatch jump to the module's code), each change
 is a finding of its own and nothing else is.
+
+The hook guests of tests/hiding (one boot each, a dump per stage): in
+amd64-hooks the legitimate users of the hook points (the function tracer, a
+kprobe event, a tracepoint event, our own livepatch) give rows and no finding;
+then, with those still on, and in amd64-hooks-hidden with the module off the
+module list, each hook mode of vmihide.c (an ftrace hook on getdents64, a
+patched call in x64_sys_call, a rewritten sys_call_table slot, a kprobe, a
+fake kworker) gives exactly its own finding, named by kind, hooked function
+and owner, with the hook function as vmihide.c names it. A listed module's
+kprobe is a row, not a finding; --allow silences only a listed module.
 """
 import json
 import os
@@ -34,6 +44,18 @@ HIDING_GUESTS = ["amd64-hide-procfs", "amd64-hide-pidtable", "amd64-hide-tasklis
                  "amd64-hide-modsysfs"]
 # The ftrace hooks of tests/hiding/vmihide.c's procfs mode.
 PROCFS_HOOKS = {"next_tgid", "proc_pid_lookup"}
+
+HOOK_GUESTS = ["amd64-hooks", "amd64-hooks-hidden"]
+# What each vmihide hook mode must give: (kind, hooked, function of vmihide.c), the
+# dispatch site's offset from the module's own report (dmesg) and __NR_kill from the
+# host's headers filled in below.
+HOOK_MODES = {
+    "getdents": [("ftrace", "__x64_sys_getdents64", "getdents_hook")],
+    "dispatch": [("syscall_dispatch", "x64_sys_call+{site}", "hooked_kill")],
+    "systable": [("syscall_table", "sys_call_table[{nr_kill}]", "hooked_kill")],
+    "kprobe": [("kprobe", "__x64_sys_kill", "probe_pre"), ("kprobe", "__x64_sys_kill", "probe_post")],
+    "kworker": [("kthread", "kworker/1:2", "fake_worker_fn")],
+}
 
 GUESTS = ["amd64-4level", "amd64-5level-kaslr", "amd64-6.12-kaslr", "amd64-7.2-kaslr", "amd64-busy-kpti",
           "amd64-2000procs", "i386-2level", "i386-pae"]
@@ -185,7 +207,80 @@ def check_hiding_guest(results, tools, name, guest_dir, scratch):
     check_rewritten(results, tools, name, guest_dir, scratch, kallsyms)
 
 
+def check_legit_stage(results, tools, name, dump):
+    """The tracers and the livepatch switched on: rows of core code, no finding."""
+    rc, found, _, err = findings(tools, dump)
+    results.check(rc == 0 and not found, f"{name} legit: the function tracer, a kprobe event, a tracepoint event "
+                  "and a livepatch give no finding", f"rc={rc} {sorted(found, key=str)}\n{err[-800:]}")
+    rc, out, err = tools.run("vmi-hooks", "--image", dump, "--format", "json")
+    rows = json.loads(out) if rc == 0 else []
+    seen = {(r["kind"], r["hooked"], r["target_symbol"], r["owner"]) for r in rows}
+    wanted = {("ftrace", "cmdline_proc_show", "klp_ftrace_handler", "core"),     # the livepatch
+              ("ftrace", "do_sys_openat2", "kprobe_ftrace_handler", "core"),     # the kprobe event, on ftrace
+              ("kprobe", "do_sys_openat2", "kprobe_dispatcher", "core")}
+    tracer = [r for r in rows if r["kind"] == "ftrace" and r["target_symbol"] == "function_trace_call"]
+    livepatch = [r for r in rows if r["hooked"] == "cmdline_proc_show"]
+    results.check(rc == 0 and wanted <= seen and tracer and livepatch and "IPMODIFY" in livepatch[0]["flags"],
+                  f"{name} legit: the livepatch (IPMODIFY), the kprobe event and the function tracer are rows, "
+                  "their callbacks core text", f"rc={rc}\nmissing: {sorted(wanted - seen)}\n"
+                  f"tracer: {tracer}\nlivepatch: {livepatch}\n{err[-800:]}")
+
+
+def check_hook_stage(results, tools, name, stage, stage_dir, hidden):
+    """One hook mode of vmihide: exactly its findings, named, owned by vmihide."""
+    dump = os.path.join(stage_dir, "memory.elf")
+    with open(os.path.join(stage_dir, "view.txt")) as f:
+        view = f.read()
+    site = re.search(r"x64_sys_call\+(0x[0-9a-f]+) now branches to hooked_kill", view)
+    nr_kill = {v: k for k, v in syscall_numbers(64).items()}["kill"]
+    wanted = {(kind, hooked.format(site=site.group(1) if site else "?", nr_kill=nr_kill), function)
+              for kind, hooked, function in HOOK_MODES[stage]}
+    rc, out, err = tools.run("vmi-hooks", "--image", dump, "--format", "json")
+    rows = json.loads(out) if rc in (0, 1) else []
+    ours = [r for r in rows if r["owner"] == "vmihide"]
+    got = {(r["kind"], r["hooked"], r["target_symbol"]) for r in ours}
+    flagged = {(r["kind"], r["hooked"], r["target_symbol"]) for r in rows if r["finding"]}
+    # A listed module's kprobe changes nothing by itself: a row, not a finding.
+    should_flag = wanted if hidden or stage != "kprobe" else set()
+    check_rc, found, _, check_err = findings(tools, dump)
+    results.check(rc == 0 and got == wanted and flagged == should_flag and
+                  all(r["owner_hidden"] == hidden for r in ours) and
+                  check_rc == (1 if should_flag else 0) and found == {(k, h, "vmihide") for k, h, _ in should_flag},
+                  f"{name} {stage}: vmi-hooks names {sorted(h for _, h, _ in wanted)} hooked by vmihide's "
+                  f"{sorted(f for _, _, f in wanted)}" + (" (a hidden module)" if hidden else "") +
+                  (", as findings" if should_flag else ", not a finding"),
+                  f"rc={rc}\nvmihide's rows: {sorted(got)}\nwanted: {sorted(wanted)}\nfindings: {sorted(flagged)}\n"
+                  f"owner_hidden: {[r['owner_hidden'] for r in ours]}\n--check: rc={check_rc} {sorted(found, key=str)}\n"
+                  f"{err[-800:]}{check_err[-800:]}")
+    if stage == "kworker":
+        pid = re.search(r"^kworker (\d+)$", view, re.M)
+        row = [r for r in ours if r["kind"] == "kthread"]
+        results.check(pid and row and row[0]["pid"] == int(pid.group(1)),
+                      f"{name} kworker: the fake kworker's pid is the one the guest's /proc gave "
+                      f"({pid.group(1) if pid else '?'})", f"{row}")
+    if should_flag:
+        rc, found, _, err = findings(tools, dump, "--allow", "vmihide")
+        results.check(rc == (1 if hidden else 0) and bool(found) == hidden,
+                      f"{name} {stage}: --allow vmihide " + ("does not silence a hidden module" if hidden
+                                                            else "silences the listed module"),
+                      f"rc={rc} {sorted(found, key=str)}\n{err[-800:]}")
+
+
+def check_hook_guest(results, tools, name, guest_dir):
+    env = read_guest_env(guest_dir)
+    hidden = env["GUEST_HOOK_HIDDEN"] == "1"
+    for stage in env["GUEST_HOOK_STAGES"].split():
+        stage_dir = os.path.join(guest_dir, stage)
+        if stage == "legit":
+            check_legit_stage(results, tools, name, os.path.join(stage_dir, "memory.elf"))
+        else:
+            check_hook_stage(results, tools, name, stage, stage_dir, hidden)
+
+
 def check_guest(results, tools, name, guest_dir, scratch):
+    if name in HOOK_GUESTS:
+        check_hook_guest(results, tools, name, guest_dir)
+        return
     if name in HIDING_GUESTS:
         check_hiding_guest(results, tools, name, guest_dir, scratch)
         return
@@ -278,7 +373,7 @@ def check_guest(results, tools, name, guest_dir, scratch):
 
 
 def main():
-    return run_per_guest(__doc__, GUESTS + HIDING_GUESTS, check_guest)
+    return run_per_guest(__doc__, GUESTS + HIDING_GUESTS + HOOK_GUESTS, check_guest)
 
 
 if __name__ == "__main__":
