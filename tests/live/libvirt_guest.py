@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import guest_port  # noqa: E402
 from guest_port import ASK_TIMEOUT  # noqa: E402
+from live_guest import victim_pid  # noqa: E402
 from testlib import read_guest_env  # noqa: E402
 
 URI = "qemu:///system"
@@ -72,13 +73,14 @@ def cpu_xml(qemu_cpu):
     return f"<cpu mode='custom' match='exact'><model fallback='forbid'>{escape(qemu_cpu)}</model></cpu>"
 
 
-def domain_xml(name, env, kernel, initrd, console, port, memfd, agent=False):
+def domain_xml(name, env, kernel, initrd, console, port, memfd, agent=False, metadata=""):
     cmdline = "console=ttyS0 panic=-1" + ("" if env.get("GUEST_KASLR") == "1" else " nokaslr")
     ram_kib = int(env["GUEST_RAM_BYTES"]) // 1024
     backing = ("<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
                if memfd else "")
     return f"""<domain type='qemu'>
   <name>{escape(name)}</name>
+  {f"<metadata>{metadata}</metadata>" if metadata else ""}
   <memory unit='KiB'>{ram_kib}</memory>
   {backing}
   <vcpu>1</vcpu>
@@ -123,13 +125,14 @@ class LibvirtGuest:
     its files. define_only=True instead defines it without starting it (a
     shut-off domain), undefined again by destroy()."""
 
-    def __init__(self, guest_dir, memfd=False, uri=URI, suffix="", define_only=False, agent=False):
+    def __init__(self, guest_dir, memfd=False, uri=URI, suffix="", define_only=False, agent=False, metadata=""):
         self.dir = guest_dir
         self.env = read_guest_env(guest_dir)
         self.guest = os.path.basename(os.path.normpath(guest_dir))
         self.name = f"{NAME_PREFIX}{self.guest}-{os.getpid()}{'-' + suffix if suffix else ''}"
         self.memfd = memfd
         self.agent = agent
+        self.metadata = metadata   # XML for the domain's <metadata> (e.g. OpenStack Nova's)
         self.uri = uri
         self.define_only = define_only
         self.created = False
@@ -151,7 +154,7 @@ class LibvirtGuest:
             xml = os.path.join(self.workdir, "domain.xml")
             with open(xml, "w") as f:
                 f.write(domain_xml(self.name, self.env, files["vmlinuz"], files["initrd.gz"],
-                                   self.console, self.port, self.memfd, self.agent))
+                                   self.console, self.port, self.memfd, self.agent, self.metadata))
             virsh("define" if self.define_only else "create", xml, uri=self.uri)
             self.created = True
             if not self.define_only:
@@ -275,6 +278,13 @@ class LibvirtGuest:
             time.sleep(1)
 
     # --- what the guest says ---------------------------------------------------------------
+    def victim_pid(self):
+        """A hiding guest's victim in this boot, as its /init printed it (live_guest.victim_pid)."""
+        pid = victim_pid(self.console_text())
+        if pid is None:
+            raise LibvirtError(f"{self.name}: no hide section on its console")
+        return pid
+
     def console_text(self):
         """The whole console: virtlogd's rotated parts (console.log.N, the oldest
         with the highest N) and then the current file."""

@@ -12,12 +12,17 @@ reaching QEMU. Everything else, and QEMU's answers and events, pass through.
 Each client gets its own connection to QEMU, closed when the client goes, so
 the real socket (QEMU serves one client at a time) is free between runs.
 
-The client's peer pid is this process, not QEMU: use --access monitor.
+The client's peer pid is this process, not QEMU: use --access monitor (or, for
+a Proxmox VM, its .pid file names QEMU).
+
+`events` records, in order, ("open", n) when client connection n arrives,
+("command", n, name) for each command it sends and ("close", n) when it goes.
 """
 import json
 import os
 import socket
 import threading
+import time
 
 
 class QmpProxy:
@@ -27,6 +32,10 @@ class QmpProxy:
         self.hang = set(hang)
         self.fail = set(fail)
         self.seen = []  # commands clients sent, in order
+        self.events = []  # ("open", n), ("command", n, name), ("close", n)
+        self.times = []  # time.monotonic() of each event
+        self.lock = threading.Lock()
+        self.count = 0
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         self.listener.listen(4)
@@ -61,12 +70,22 @@ class QmpProxy:
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
+    def _log(self, *event):
+        with self.lock:
+            self.events.append(event)
+            self.times.append(time.monotonic())
+
     def _serve(self, client):
+        with self.lock:
+            self.count += 1
+            number = self.count
+        self._log("open", number)
         qemu = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             qemu.connect(self.upstream)
         except OSError:
             client.close()
+            self._log("close", number)
             return
         threading.Thread(target=self._pass, args=(qemu, client), daemon=True).start()
         buffer = b""
@@ -78,7 +97,7 @@ class QmpProxy:
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
-                    self._request(line, client, qemu)
+                    self._request(line, client, qemu, number)
         except OSError:
             pass
         finally:
@@ -88,14 +107,19 @@ class QmpProxy:
                 except OSError:
                     pass
                 s.close()
+            self._log("close", number)
 
-    def _request(self, line, client, qemu):
+    def _request(self, line, client, qemu, number):
         try:
             request = json.loads(line)
         except ValueError:
             request = {}
         name = request.get("execute")
         self.seen.append(name)
+        logged = name
+        if name == "human-monitor-command":   # "hmp info mtree", "hmp gpa2hva 0x0"
+            logged = "hmp " + " ".join(str(request.get("arguments", {}).get("command-line", "")).split()[:2])
+        self._log("command", number, logged)
         if name in self.hang:
             return
         if name in self.fail:

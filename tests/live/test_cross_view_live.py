@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "guests"))
 sys.path.insert(0, HERE)
-from test_live_qmp import LiveGuest  # noqa: E402
+from live_guest import LiveGuest  # noqa: E402
 import testlib  # noqa: E402
 from testlib import read_guest_env, run_per_guest  # noqa: E402
 

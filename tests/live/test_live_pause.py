@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 from libvirt_guest import LibvirtError, LibvirtGuest, destroy_stale_domains  # noqa: E402
 from pause_checks import (check_lock_held, check_max_pause, check_monitor_mischief, check_qemu_stopped,  # noqa: E402
                           check_sigkill_at_pause, check_signals_while_paused, check_two_tools)
-from test_live_qmp import running_guest  # noqa: E402
+from live_guest import running_guest  # noqa: E402
 from testlib import run_per_guest  # noqa: E402
 import json_error_checks  # noqa: E402
 

@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 from live_checks import proc_names, processes, same_name  # noqa: E402
-from test_live_qmp import running_guest  # noqa: E402
+from live_guest import running_guest  # noqa: E402
 from testlib import read_guest_env, run_per_guest, struct_facts  # noqa: E402
 
 

@@ -8,6 +8,7 @@
 
 #include "KernelBuildCache.hpp"
 #include "KernelProfiles.hpp"
+#include "RamLayoutCheck.hpp"
 #include "vmi/base/Diagnostics.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/linux/LinuxKernelLocator.hpp"
@@ -419,6 +420,9 @@ void LinuxKernel::locate_kernel()
     for (const KernelAnchor& anchor : found.anchors)
         diag::note("anchor {}: {} ({})", anchor.name, anchor.held ? "held" : "did not hold", anchor.detail);
     kernel_ = std::make_unique<AddressSpace>(mem, found.mode, found.dtb);
+    // With kernel_ set, find_symbol looks up boot_params without locating again.
+    if (have_symbols && !mem.inferred_layout().empty())
+        check_inferred_ram_layout(mem, *kernel_, find_symbol("boot_params"));
 }
 
 std::vector<ContentAnchor> LinuxKernel::content_anchors()

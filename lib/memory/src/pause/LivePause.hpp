@@ -38,6 +38,8 @@ public:
     // For a crash handler: true once if our pause request went out and no
     // resume has undone it yet; then, once it sent the resume:
     bool take_unresumed() noexcept { return sent_.exchange(false); }
+    // Whether a pause request is out and the guest not resumed yet.
+    bool in_force() const noexcept { return sent_.load(); }
     void resumed_from_signal_handler() noexcept;
 
     // Told of every request and of its end from now on (nullptr: no one).

@@ -51,6 +51,7 @@ ScopedPause::ScopedPause(MemorySource& memory, bool enabled, PauseLimits limits)
     signals_ = std::make_unique<DeferredSignals>();
     try {
         if (memory_.live()) {
+            memory_.prepare_pause();
             guardian_ = std::make_unique<PauseGuardian>(memory_, lock_.get());
             memory_.set_pause_witness(guardian_.get());
         }

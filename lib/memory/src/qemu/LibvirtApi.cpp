@@ -44,6 +44,8 @@ LibvirtApi load()
     resolve(qemu, api.virDomainQemuAgentCommand, "virDomainQemuAgentCommand");
     resolve(libvirt, api.virConnectListAllDomains, "virConnectListAllDomains");
     resolve(libvirt, api.virDomainGetName, "virDomainGetName");
+    resolve(libvirt, api.virDomainLookupByUUIDString, "virDomainLookupByUUIDString");
+    resolve(libvirt, api.virDomainGetMetadata, "virDomainGetMetadata");
     return api;
 }
 

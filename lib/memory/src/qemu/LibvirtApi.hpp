@@ -25,6 +25,8 @@ struct LibvirtApi {
     decltype(&::virDomainQemuAgentCommand) virDomainQemuAgentCommand;
     decltype(&::virConnectListAllDomains) virConnectListAllDomains;
     decltype(&::virDomainGetName) virDomainGetName;
+    decltype(&::virDomainLookupByUUIDString) virDomainLookupByUUIDString;
+    decltype(&::virDomainGetMetadata) virDomainGetMetadata;
 
     // Loads libvirt.so.0 and libvirt-qemu.so.0 once; throws vmi::Error
     // saying which library or function is missing.

@@ -3,15 +3,20 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 
 #include "pause/SignalFreeThread.hpp"
 #include "pause/SignalSafeCommand.hpp"
 #include "qemu/LibvirtApi.hpp"
-#include "vmi/memory/QemuGuest.hpp"
-
+#include "qemu/NovaInstance.hpp"
+#include "qemu/QemuJson.hpp"
+#include "vmi/base/Diagnostics.hpp"
 #include "vmi/base/Error.hpp"
+#include "vmi/base/HostRoot.hpp"
+#include "vmi/memory/QemuGuest.hpp"
+#include "vmi/memory/QemuProcesses.hpp"
 
 namespace vmi {
 namespace {
@@ -41,11 +46,12 @@ const char* state_name(int state)
     }
 }
 
-// libvirt keeps the QEMU pid here; readable by root (and libvirt's user).
+// libvirt keeps the QEMU pid here (under the host root); readable by root
+// (and libvirt's user).
 int read_qemu_pid(const std::string& name)
 {
     for (const char* dir : {"/run/libvirt/qemu", "/var/run/libvirt/qemu"}) {
-        std::ifstream in(std::string(dir) + "/" + name + ".pid");
+        std::ifstream in(host_path(std::string(dir) + "/" + name + ".pid"));
         int pid = 0;
         if (in >> pid && pid > 0) return pid;
     }
@@ -61,6 +67,21 @@ std::string shell_word(const std::string& word)
     std::string out = "'";
     for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return out + "'";
+}
+
+// The URI as another process can use it: a /proc/self/fd/N/ folder in its
+// socket path (KubevirtNode's way round a long pod path) replaced by the
+// folder itself.
+std::string uri_outside(const std::string& uri)
+{
+    constexpr std::string_view SELF_FD = "/proc/self/fd/";
+    std::size_t at = uri.find(SELF_FD);
+    if (at == std::string::npos) return uri;
+    std::size_t end = uri.find('/', at + SELF_FD.size());
+    if (end == std::string::npos) return uri;
+    std::error_code error;
+    std::filesystem::path folder = std::filesystem::read_symlink(uri.substr(at, end - at), error);
+    return error ? uri : uri.substr(0, at) + folder.string() + uri.substr(end);
 }
 
 } // namespace
@@ -115,13 +136,35 @@ LibvirtDomain::LibvirtDomain(const std::string& uri, const std::string& name, in
         fail("cannot reach libvirt at '{}': {} (is libvirtd running, and may this user use it?)", uri_,
              last_libvirt_error());
     handles_->domain = api().virDomainLookupByName(handles_->connection, name_.c_str());
-    if (!handles_->domain) fail("no libvirt domain '{}' at '{}'", name_, uri_);
+    if (!handles_->domain) {
+        // An OpenStack compute node: the name may be a Nova instance's (or its uuid).
+        handles_->domain = find_nova_domain(api(), handles_->connection, name_);
+        if (!handles_->domain)
+            fail("no libvirt domain '{}' at '{}' (nor a Nova instance of that name or uuid)", name_, uri_);
+        const char* domain_name = api().virDomainGetName(handles_->domain);
+        if (!domain_name) fail("libvirt at '{}': the Nova instance '{}' has no domain name", uri_, name_);
+        diag::note("Nova instance '{}' is libvirt domain '{}'", name_, domain_name);
+        name_ = domain_name;
+    }
     int now = state();
     if (now != VIR_DOMAIN_RUNNING && now != VIR_DOMAIN_PAUSED && now != VIR_DOMAIN_BLOCKED)
         fail("libvirt domain '{}' is not running ({})", name_, state_name(now));
     pid_ = read_qemu_pid(name_);
     char uuid[VIR_UUID_STRING_BUFLEN] = {};
     if (api().virDomainGetUUIDString(handles_->domain, uuid) == 0) uuid_ = uuid;
+    if (pid_ == 0 && !uuid_.empty()) {
+        // No pid file in sight (a KubeVirt pod's daemon keeps it in the pod):
+        // the QEMU that libvirt started with the domain's -uuid, if one only.
+        std::vector<int> pids = qemu_pids_with_uuid(uuid_);
+        if (pids.size() == 1) {
+            pid_ = pids[0];
+            diag::note("{}: QEMU pid {} found by its -uuid {} (no pid file of libvirt's in sight)", describe(), pid_,
+                       uuid_);
+        } else if (pids.size() > 1) {
+            diag::note("{}: {} QEMU processes say -uuid {}: none taken, guest RAM through the monitor", describe(),
+                       pids.size(), uuid_);
+        }
+    }
 
     resume_by_virsh_ =
         std::make_unique<SignalSafeCommand>("virsh", std::vector<std::string>{"-c", uri_, "resume", name_});
@@ -160,13 +203,23 @@ LibvirtDomain::Answer LibvirtDomain::call(const std::string& what, std::function
     return {pending->status, pending->text ? std::string(pending->text) : std::string()};
 }
 
-std::string LibvirtDomain::describe() const { return fmt::format("libvirt domain '{}' ({})", name_, uri_); }
+std::string LibvirtDomain::describe() const
+{
+    return fmt::format("libvirt domain '{}' ({})", name_, uri_outside(uri_));
+}
 
 std::string LibvirtDomain::guest_key() const { return "libvirt-" + (uuid_.empty() ? name_ : uuid_); }
 
 std::string LibvirtDomain::resume_command() const
 {
-    return fmt::format("virsh -c {} resume {}", shell_word(uri_), shell_word(name_));
+    std::string uri = uri_outside(uri_);
+    // A KubeVirt VM's daemon listens in its pod, at a socket path longer than
+    // virsh can connect to: KubeVirt's own tool resumes it, by NAMESPACE_VM.
+    std::size_t split = name_.find('_');
+    if (uri.find("/var/lib/kubelet/pods/") != std::string::npos && split != std::string::npos && split > 0)
+        return fmt::format("virtctl unpause vmi {} -n {}", shell_word(name_.substr(split + 1)),
+                           shell_word(name_.substr(0, split)));
+    return fmt::format("virsh -c {} resume {}", shell_word(uri), shell_word(name_));
 }
 
 void LibvirtDomain::cont_from_signal_handler() noexcept
@@ -183,22 +236,8 @@ namespace {
 nlohmann::json returned_value(const std::string& text, const std::string& who, const std::string& name)
 {
     nlohmann::json reply = nlohmann::json::parse(text, nullptr, false);
-    if (reply.is_discarded() || !reply.is_object()) fail("{}: the answer to {} is not JSON", who, name);
-    if (reply.contains("error")) {
-        const nlohmann::json& error = reply["error"];
-        fail("{}: {} failed: {}", who, name,
-             error.is_object() && error.contains("desc") && error["desc"].is_string() ? error["desc"].get<std::string>()
-                                                                                      : error.dump());
-    }
-    if (!reply.contains("return")) fail("{}: the answer to {} has no result", who, name);
-    return reply["return"];
-}
-
-nlohmann::json request(const std::string& name, const nlohmann::json& arguments)
-{
-    nlohmann::json out{{"execute", name}};
-    if (!arguments.empty()) out["arguments"] = arguments;
-    return out;
+    if (reply.is_discarded()) fail("{}: the answer to {} is not JSON", who, name);
+    return qemu_returned_value(reply, who, name);
 }
 
 } // namespace
@@ -206,7 +245,7 @@ nlohmann::json request(const std::string& name, const nlohmann::json& arguments)
 nlohmann::json LibvirtDomain::command(const std::string& name, const nlohmann::json& arguments)
 {
     std::string text =
-        call(fmt::format("run QEMU monitor command {}", name), [request = request(name, arguments).dump()](
+        call(fmt::format("run QEMU monitor command {}", name), [request = qemu_request(name, arguments).dump()](
                                                                    void* domain, char** result) {
             return api().virDomainQemuMonitorCommand(static_cast<virDomainPtr>(domain), request.c_str(), result, 0);
         }).text;
@@ -217,12 +256,13 @@ nlohmann::json LibvirtDomain::agent_command(const std::string& name, const nlohm
 {
     // libvirt's own wait for the agent, in seconds, inside our time limit.
     int agent_wait_s = std::max(1, timeout_ms_ / 2000);
-    std::string text = call(fmt::format("ask its guest agent ({})", name), [request = request(name, arguments).dump(),
-                                                                            agent_wait_s](void* domain, char** result) {
-                           *result = api().virDomainQemuAgentCommand(static_cast<virDomainPtr>(domain), request.c_str(),
-                                                                     agent_wait_s, 0);
-                           return *result ? 0 : -1;
-                       }).text;
+    std::string text =
+        call(fmt::format("ask its guest agent ({})", name), [request = qemu_request(name, arguments).dump(),
+                                                             agent_wait_s](void* domain, char** result) {
+            *result =
+                api().virDomainQemuAgentCommand(static_cast<virDomainPtr>(domain), request.c_str(), agent_wait_s, 0);
+            return *result ? 0 : -1;
+        }).text;
     return returned_value(text, describe() + "'s guest agent", name);
 }
 

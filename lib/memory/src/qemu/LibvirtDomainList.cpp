@@ -12,7 +12,7 @@ void quiet(void*, virErrorPtr) {}
 
 } // namespace
 
-std::vector<std::string> running_libvirt_domains(const std::string& uri)
+std::vector<LibvirtDomainId> running_libvirt_domains(const std::string& uri)
 {
     const LibvirtApi& api = LibvirtApi::get();
     std::string target = uri.empty() ? DEFAULT_LIBVIRT_URI : uri;
@@ -25,16 +25,20 @@ std::vector<std::string> running_libvirt_domains(const std::string& uri)
     }
     virDomainPtr* domains = nullptr;
     int count = api.virConnectListAllDomains(connection, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-    std::vector<std::string> names;
+    std::vector<LibvirtDomainId> names;
     for (int i = 0; i < count; ++i) {
-        if (const char* name = api.virDomainGetName(domains[i])) names.emplace_back(name);
+        if (const char* name = api.virDomainGetName(domains[i])) {
+            char uuid[VIR_UUID_STRING_BUFLEN] = {};
+            names.push_back({name, api.virDomainGetUUIDString(domains[i], uuid) == 0 ? uuid : ""});
+        }
         api.virDomainFree(domains[i]);
     }
     std::free(domains); // NOLINT(cppcoreguidelines-no-malloc): libvirt allocates the array with malloc
     std::string error = count < 0 && api.virGetLastErrorMessage() ? api.virGetLastErrorMessage() : "";
     api.virConnectClose(connection);
     if (count < 0) fail("libvirt at '{}': cannot list its domains: {}", target, error);
-    std::sort(names.begin(), names.end());
+    std::sort(names.begin(), names.end(),
+              [](const LibvirtDomainId& a, const LibvirtDomainId& b) { return a.name < b.name; });
     return names;
 }
 

@@ -8,14 +8,13 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
-#include <fstream>
-#include <sstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "qemu/GuestRamAccess.hpp"
+#include "qemu/ProcessMaps.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/base/FileExtents.hpp"
 #include "vmi/base/PositionalRead.hpp"
@@ -23,32 +22,10 @@
 namespace vmi {
 namespace {
 
-struct HostMapping {
-    std::uint64_t low = 0, high = 0, file_offset = 0, inode = 0;
-    unsigned dev_major = 0, dev_minor = 0;
-    bool shared = false;
-    std::string path;
-};
-
 HostMapping find_mapping(int pid, std::uint64_t address)
 {
-    std::string maps_path = fmt::format("/proc/{}/maps", pid);
-    std::ifstream maps(maps_path);
-    if (!maps) fail("cannot read {}: {}", maps_path, std::strerror(errno));
-    std::string line;
-    while (std::getline(maps, line)) {
-        HostMapping m;
-        char dash = 0, colon = 0;
-        std::string perms, dev;
-        std::istringstream in(line);
-        in >> std::hex >> m.low >> dash >> m.high >> perms >> m.file_offset >> dev >> std::dec >> m.inode;
-        if (!in || dash != '-' || address < m.low || address >= m.high) continue;
-        std::getline(in >> std::ws, m.path);
-        std::istringstream dev_in(dev);
-        dev_in >> std::hex >> m.dev_major >> colon >> m.dev_minor;
-        m.shared = perms.size() >= 4 && perms[3] == 's';
-        return m;
-    }
+    for (HostMapping& m : read_process_maps(pid))
+        if (address >= m.low && address < m.high) return std::move(m);
     fail("QEMU pid {} maps nothing at host address {:#x}", pid, address);
 }
 

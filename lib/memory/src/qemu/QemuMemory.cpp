@@ -1,11 +1,10 @@
 #include "qemu/QemuMemory.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "qemu/GuestRamAccess.hpp"
 #include "qemu/LibvirtDomain.hpp"
+#include "qemu/ProcessStat.hpp"
 #include "qemu/QmpSocket.hpp"
 #include "vmi/base/Diagnostics.hpp"
 #include "vmi/base/Error.hpp"
@@ -58,6 +57,21 @@ QemuMemory::QemuMemory(std::unique_ptr<QemuMonitor> monitor, RamAccessPath path,
             path = RamAccessPath::monitor;
         }
     }
+    open_paths(path);
+}
+
+QemuMemory::QemuMemory(std::unique_ptr<QemuMonitor> monitor, std::vector<LiveRamRegion> layout, std::string inferred,
+                       RamAccessPath path, bool writable)
+    : monitor_(std::move(monitor)), regions_(std::move(layout)), writable_(writable), inferred_(std::move(inferred))
+{
+    if (path == RamAccessPath::monitor && !monitor_->answers_commands())
+        fail("{}: --access monitor needs a QEMU monitor, and this QEMU has none", monitor_->describe());
+    for (const LiveRamRegion& live : regions_) ranges_.push_back({live.region.start, live.region.size});
+    open_paths(path);
+}
+
+void QemuMemory::open_paths(RamAccessPath path)
+{
     int pid = monitor_->qemu_pid();
     auto open_path = [&](RamAccessPath which) -> std::unique_ptr<GuestRamAccess> {
         try {
@@ -73,8 +87,8 @@ QemuMemory::QemuMemory(std::unique_ptr<QemuMonitor> monitor, RamAccessPath path,
     };
     access_.assign(regions_.size(), nullptr);
     std::vector<RamAccessPath> order{path};
-    if (path == RamAccessPath::automatic)
-        order = {RamAccessPath::mapped, RamAccessPath::process, RamAccessPath::monitor};
+    if (path == RamAccessPath::automatic) order = {RamAccessPath::mapped, RamAccessPath::process};
+    if (path == RamAccessPath::automatic && monitor_->answers_commands()) order.push_back(RamAccessPath::monitor);
     for (RamAccessPath which : order) {
         if (std::none_of(access_.begin(), access_.end(), [](GuestRamAccess* a) { return a == nullptr; })) break;
         std::unique_ptr<GuestRamAccess> opened = open_path(which);
@@ -98,6 +112,9 @@ QemuMemory::QemuMemory(std::unique_ptr<QemuMonitor> monitor, RamAccessPath path,
     for (GuestRamAccess* access : access_)
         if (access && writable_ && !access->can_write())
             fail("{}: guest RAM is reachable only through the QEMU monitor, which cannot write", monitor_->describe());
+    // The layout is known: a monitor that others need too is let go until the
+    // next command (the registers, the pause).
+    monitor_->release();
 }
 
 QemuMemory::~QemuMemory() = default;
@@ -168,7 +185,11 @@ void QemuMemory::write(std::uint64_t address, std::span<const std::uint8_t> data
 std::optional<CpuRegisters> QemuMemory::registers() const
 {
     pause_.throw_if_expired();
-    if (!registers_) registers_ = parse_qemu_registers(monitor_->human("info registers"));
+    if (!monitor_->answers_commands()) return std::nullopt;
+    if (!registers_) {
+        registers_ = parse_qemu_registers(monitor_->human("info registers"));
+        if (!pause_.in_force()) monitor_->release();
+    }
     return registers_;
 }
 
@@ -204,6 +225,7 @@ void QemuMemory::resume()
     registers_.reset();
     for (auto& access : paths_) access->invalidate();
     pause_.resumed();
+    monitor_->release();
 }
 
 void QemuMemory::expire_pause(const std::string& why)
@@ -217,19 +239,9 @@ std::string QemuMemory::guest_key() const
 {
     // The QEMU process, however it is reached (QMP or libvirt), is the guest;
     // its start time tells it from a later process with the same pid.
-    if (int pid = monitor_->qemu_pid(); pid > 0) {
-        std::ifstream in(fmt::format("/proc/{}/stat", pid));
-        std::string stat;
-        std::getline(in, stat);
-        std::size_t end_of_name = stat.rfind(')');
-        if (end_of_name != std::string::npos) {
-            // Fields after "pid (comm)": state is field 3, starttime field 22.
-            std::istringstream fields(stat.substr(end_of_name + 1));
-            std::string field;
-            for (int number = 3; fields >> field; ++number)
-                if (number == 22) return fmt::format("qemu-{}-{}", pid, field);
-        }
-    }
+    if (int pid = monitor_->qemu_pid(); pid > 0)
+        if (std::optional<std::string> start = proc_stat_field(fmt::format("/proc/{}/stat", pid), 22))
+            return fmt::format("qemu-{}-{}", pid, *start);
     return monitor_->guest_key();
 }
 
@@ -246,8 +258,12 @@ void QemuMemory::resume_signal_safe() noexcept { monitor_->cont_from_signal_hand
 
 bool QemuMemory::resume_if_paused()
 {
-    if (monitor_->running()) return false;
+    if (monitor_->running()) {
+        monitor_->release();
+        return false;
+    }
     monitor_->cont();
+    monitor_->release();
     registers_.reset();
     for (auto& access : paths_) access->invalidate();
     return true;

@@ -20,6 +20,11 @@ struct LiveRamRegion;
 class QemuMemory : public MemorySource {
 public:
     QemuMemory(std::unique_ptr<QemuMonitor> monitor, RamAccessPath path, bool writable);
+    // A layout found without the monitor (a QEMU's command line and maps),
+    // host addresses filled in; `inferred` says how it was found, for the
+    // check against the guest's own memory map (MemorySource::inferred_layout).
+    QemuMemory(std::unique_ptr<QemuMonitor> monitor, std::vector<LiveRamRegion> layout, std::string inferred,
+               RamAccessPath path, bool writable);
     ~QemuMemory() override;
 
     void read(std::uint64_t address, std::span<std::uint8_t> out) override;
@@ -29,6 +34,7 @@ public:
     std::optional<CpuRegisters> registers() const override;
     bool pause() override;
     void resume() override;
+    void prepare_pause() override { monitor_->hold(); }
     bool live() const override { return true; }
     std::string guest_key() const override;
     std::string resume_command() const override;
@@ -39,10 +45,13 @@ public:
     void expire_pause(const std::string& why) override;
     bool writable() const override;
     std::string describe() const override;
+    std::string inferred_layout() const override { return inferred_; }
 
     QemuMonitor& monitor() { return *monitor_; }
 
 private:
+    // Opens the access paths for regions_ (`path`, or under auto the fastest that work).
+    void open_paths(RamAccessPath path);
     // The region holding `address` and the offset into it; throws for a hole.
     std::pair<std::size_t, std::uint64_t> locate(std::uint64_t address, std::size_t size, const char* doing) const;
     std::unique_ptr<QemuMonitor> monitor_;
@@ -53,6 +62,7 @@ private:
     std::vector<GuestRamAccess*> access_;
     std::string path_notes_; // why faster paths were not used
     bool writable_ = false;
+    std::string inferred_;
     mutable std::optional<CpuRegisters> registers_;
     LivePause pause_;
 };

@@ -41,6 +41,18 @@ public:
     virtual std::string resume_command() const = 0;
     // `cont` from a signal handler: async-signal-safe, best effort.
     virtual void cont_from_signal_handler() noexcept = 0;
+
+    // For a monitor that other programs need too (Proxmox's QMP socket takes
+    // one client at a time): hold() keeps it connected from now on (before a
+    // pause, so that the pause guardian and a signal handler have the
+    // connection), release() lets it go until the next command. Both do
+    // nothing for a monitor that is always held.
+    virtual void hold() {}
+    virtual void release() {}
+
+    // False for a QEMU with no monitor we can reach (StopSignalControl): it
+    // gives no layout and no registers, and guest RAM is not readable through it.
+    virtual bool answers_commands() const { return true; }
 };
 
 } // namespace vmi

@@ -5,9 +5,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "qemu/UnixSocket.hpp"
 #include "vmi/base/Error.hpp"
 
 namespace vmi {
@@ -34,48 +34,70 @@ bool holds(const char* text, std::size_t size, const char* word, std::size_t wor
 
 } // namespace
 
-QmpSocket::QmpSocket(const std::string& path, int timeout_ms) : path_(path), timeout_ms_(timeout_ms)
+QmpSocket::QmpSocket(const std::string& path, int timeout_ms, QmpHold hold, int busy_ms)
+    : path_(path), timeout_ms_(timeout_ms), hold_(hold), busy_ms_(busy_ms)
 {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.empty() || path.size() >= sizeof address.sun_path) fail("QMP socket path '{}' is empty or too long", path);
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) fail("cannot create a socket: {}", std::strerror(errno));
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        int err = errno;
-        ::close(fd_);
-        fd_ = -1;
-        fail("cannot connect to QMP socket '{}': {}{}", path, std::strerror(err),
-             err == ECONNREFUSED ? " (is QEMU running with -qmp unix:PATH,server,nowait?)" : "");
-    }
+    std::lock_guard lock(mutex_);
+    connect_locked();
+}
+
+void QmpSocket::connect_locked()
+{
+    int fd = connect_unix_socket(path_, "QMP socket", "is QEMU running with -qmp unix:PATH,server,nowait?");
     ucred peer{};
     socklen_t length = sizeof peer;
-    if (::getsockopt(fd_, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0) pid_ = peer.pid;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0) pid_ = peer.pid;
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0) {
+    if (::stat(path_.c_str(), &st) == 0) {
         socket_device_ = st.st_dev;
         socket_inode_ = st.st_ino;
     }
-
+    fd_ = fd;
+    buffer_.clear();
     try {
+        // QEMU greets a client once the one before it has gone: a greeting that
+        // does not come says another client holds the socket (nothing else does).
+        if (hold_ == QmpHold::briefly) {
+            pollfd p{fd, POLLIN, 0};
+            int ready = 0;
+            do ready = ::poll(&p, 1, busy_ms_);
+            while (ready < 0 && errno == EINTR);
+            if (ready == 0)
+                fail("QMP socket '{}' is busy: no greeting within {} ms (QEMU serves one client at a time, and "
+                     "another one holds it)",
+                     path_, busy_ms_);
+        }
         nlohmann::json greeting =
             read_message(std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_));
-        if (!greeting.contains("QMP")) fail("'{}' is not a QMP socket (no QMP greeting)", path);
+        if (!greeting.contains("QMP")) fail("'{}' is not a QMP socket (no QMP greeting)", path_);
         const nlohmann::json& qemu = greeting["QMP"]["version"]["qemu"];
         if (qemu.is_object())
             version_ = qemu.value("major", 0) * 10000 + qemu.value("minor", 0) * 100 + qemu.value("micro", 0);
-        command("qmp_capabilities");
+        command_locked("qmp_capabilities", nlohmann::json::object());
     } catch (...) {
-        ::close(fd_);
-        fd_ = -1;
+        ::close(fd_.exchange(-1));
         throw;
     }
 }
 
+void QmpSocket::hold()
+{
+    std::lock_guard lock(mutex_);
+    if (fd_ < 0) connect_locked();
+}
+
+void QmpSocket::release()
+{
+    if (hold_ != QmpHold::briefly) return;
+    std::lock_guard lock(mutex_);
+    if (fd_ < 0) return;
+    ::close(fd_.exchange(-1));
+    buffer_.clear();
+}
+
 QmpSocket::~QmpSocket()
 {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) ::close(fd_.exchange(-1));
 }
 
 std::string QmpSocket::describe() const { return fmt::format("QMP socket {}", path_); }
@@ -91,12 +113,14 @@ void QmpSocket::cont_from_signal_handler() noexcept
 {
     // No lock, no allocation: a request half-sent by the thread that crashed
     // is lost either way. Then wait a little for QEMU's RESUME event, so the
-    // request is read before this process dies and closes the socket.
-    if (fd_ < 0) return;
+    // request is read before this process dies and closes the socket. (A
+    // briefly held socket is held from before the pause to after it.)
+    const int fd = fd_;
+    if (fd < 0) return;
     const char* request = CONT_REQUEST;
     std::size_t left = sizeof CONT_REQUEST - 1;
     while (left > 0) {
-        ssize_t n = ::send(fd_, request, left, MSG_NOSIGNAL);
+        ssize_t n = ::send(fd, request, left, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return;
         request += n;
@@ -112,9 +136,9 @@ void QmpSocket::cont_from_signal_handler() noexcept
         ::clock_gettime(CLOCK_MONOTONIC, &now);
         long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
         if (waited >= SIGNAL_HANDLER_WAIT_MS) return;
-        pollfd p{fd_, POLLIN, 0};
+        pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(SIGNAL_HANDLER_WAIT_MS - waited)) <= 0) return;
-        ssize_t n = ::recv(fd_, chunk + kept, sizeof chunk - kept, 0);
+        ssize_t n = ::recv(fd, chunk + kept, sizeof chunk - kept, 0);
         if (n <= 0) return;
         std::size_t size = kept + static_cast<std::size_t>(n);
         if (holds(chunk, size, EVENT, sizeof EVENT - 1)) return;
@@ -123,17 +147,7 @@ void QmpSocket::cont_from_signal_handler() noexcept
     }
 }
 
-void QmpSocket::send(const nlohmann::json& message)
-{
-    std::string text = message.dump() + "\n";
-    std::size_t sent = 0;
-    while (sent < text.size()) {
-        ssize_t n = ::send(fd_, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) fail("{}: cannot send: {}", describe(), std::strerror(errno));
-        sent += static_cast<std::size_t>(n);
-    }
-}
+void QmpSocket::send(const nlohmann::json& message) { send_all(fd_, message.dump() + "\n", describe()); }
 
 nlohmann::json QmpSocket::read_message(std::chrono::steady_clock::time_point deadline)
 {
@@ -166,6 +180,12 @@ nlohmann::json QmpSocket::read_message(std::chrono::steady_clock::time_point dea
 nlohmann::json QmpSocket::command(const std::string& name, const nlohmann::json& arguments)
 {
     std::lock_guard lock(mutex_);
+    if (fd_ < 0) connect_locked();
+    return command_locked(name, arguments);
+}
+
+nlohmann::json QmpSocket::command_locked(const std::string& name, const nlohmann::json& arguments)
+{
     std::uint64_t id = next_id_++;
     nlohmann::json request{{"execute", name}, {"id", id}};
     if (!arguments.empty()) request["arguments"] = arguments;

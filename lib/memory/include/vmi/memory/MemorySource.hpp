@@ -55,6 +55,10 @@ public:
     // handling and the time limit.
     virtual bool pause() { return false; }
     virtual void resume() {}
+    // Called before the pause guardian is forked: a source that lets go of
+    // its connection between uses (Proxmox's QMP socket) takes it now, so the
+    // guardian and the signal handlers can resume the guest through it.
+    virtual void prepare_pause() {}
 
     // Whether this is a running guest rather than a file: pausing stops it,
     // and a write changes a live system.
@@ -100,6 +104,10 @@ public:
     virtual std::optional<std::uint64_t> table_page_to_physical(std::uint64_t page) const { return page; }
 
     virtual bool writable() const = 0;
+    // Non-empty when the RAM layout is a guess (a QEMU with no monitor: from
+    // its command line), saying how it was found: the OS layer checks it
+    // against the guest's own memory map before trusting it.
+    virtual std::string inferred_layout() const { return {}; }
     // "ELF core 'x.elf' (3 RAM ranges, 512 MiB)", for --verbose.
     virtual std::string describe() const = 0;
 

@@ -25,9 +25,13 @@ inline constexpr const char* DEFAULT_LIBVIRT_URI = "qemu:///system";
 // Throws vmi::Error naming the socket or domain when it cannot be reached:
 // no such socket or domain, libvirt not reachable, domain not running.
 std::unique_ptr<MemorySource> open_qmp_guest(const std::string& socket, RamAccessPath path, bool writable);
-// The names of the running domains at `uri` (empty: the default), sorted;
-// throws vmi::Error when libvirt cannot be reached.
-std::vector<std::string> running_libvirt_domains(const std::string& uri);
+struct LibvirtDomainId {
+    std::string name;
+    std::string uuid; // empty when libvirt gives none
+};
+// The running domains at `uri` (empty: the default), sorted by name; throws
+// vmi::Error when libvirt cannot be reached.
+std::vector<LibvirtDomainId> running_libvirt_domains(const std::string& uri);
 
 std::unique_ptr<MemorySource> open_libvirt_guest(const std::string& uri, const std::string& domain, RamAccessPath path,
                                                  bool writable);

@@ -9,6 +9,7 @@
 
 #include "vmi/config/ConfigFile.hpp"
 #include "vmi/memory/MemorySource.hpp"
+#include "vmi/memory/QemuGuestAgent.hpp"
 
 namespace vmi {
 
@@ -21,17 +22,12 @@ struct SessionSettings {
     std::string qmp;              // a running QEMU's QMP socket
     std::string backend;          // kvm (libvirt), xen, qmp, file
     std::string domid;            // a Xen domain's id (backend xen), as given
+    std::string qemu_pid;         // a QEMU process no manager owns (backend qemu), as given
     std::string uri;              // libvirt connection URI
     std::string access;           // auto, memfd, process, monitor (live guests)
     bool writable_image = false;  // open a dump file for writing
     bool writes = false;          // the tool writes guest memory: live guests open read-write
     bool memory_optional = false; // neither VM nor image is fine (symbols only)
-};
-
-// A libvirt domain, as the session reached it.
-struct LibvirtDomainName {
-    std::string uri; // as given (empty: libvirt's default for us, qemu:///system)
-    std::string name;
 };
 
 // The keys Session reads from a config entry: image, qmp, backend, uri, access, domid.
@@ -48,16 +44,18 @@ public:
     bool has_memory() const { return memory_ != nullptr; }
     MemorySource& memory();
     const ConfigEntry* config_entry() const { return entry_ ? &*entry_ : nullptr; }
-    // The libvirt domain the memory comes from, when it does: for what else
-    // libvirt offers about it (its guest agent).
-    const std::optional<LibvirtDomainName>& libvirt_domain() const { return libvirt_domain_; }
+    // Where the guest's qemu-guest-agent is reached, when the guest is a VM
+    // whose manager wires one up: a libvirt domain's agent channel (libvirt,
+    // KubeVirt), a Proxmox VM's .qga socket. nullopt for dumps, bare QEMU,
+    // QMP sockets and Xen.
+    const std::optional<GuestAgentEndpoint>& guest_agent() const { return guest_agent_; }
 
 private:
     Session() = default;
 
     std::optional<ConfigEntry> entry_;
     std::unique_ptr<MemorySource> memory_;
-    std::optional<LibvirtDomainName> libvirt_domain_;
+    std::optional<GuestAgentEndpoint> guest_agent_;
 };
 
 } // namespace vmi

@@ -1,14 +1,17 @@
-// run_by_guest_agent: guest-exec and guest-exec-status through libvirt.
+// run_by_guest_agent: guest-exec and guest-exec-status, through libvirt or the agent's socket.
 #include <algorithm>
+#include <cerrno>
+#include <memory>
 #include <optional>
+#include <sys/stat.h>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
-#include "qemu/LibvirtDomain.hpp"
+#include "qemu/LibvirtAgentChannel.hpp"
+#include "qemu/QgaSocket.hpp"
 #include "vmi/base/Base64.hpp"
 #include "vmi/base/Error.hpp"
-#include "vmi/memory/QemuGuest.hpp"
 #include "vmi/memory/QemuGuestAgent.hpp"
 
 namespace vmi {
@@ -37,18 +40,29 @@ bool flag(const nlohmann::json& status, const char* key)
 
 } // namespace
 
-GuestCommandResult run_by_guest_agent(const std::string& uri, const std::string& domain, const std::string& path,
+std::string describe_guest_agent(const GuestAgentEndpoint& agent)
+{
+    if (!agent.libvirt_domain.empty())
+        return fmt::format("the guest agent of libvirt domain '{}'", agent.libvirt_domain);
+    return fmt::format("the guest agent of {} (socket {})", agent.vm, agent.socket);
+}
+
+GuestCommandResult run_by_guest_agent(const GuestAgentEndpoint& agent, const std::string& path,
                                       const std::vector<std::string>& args, std::chrono::milliseconds timeout)
 {
     using Clock = std::chrono::steady_clock;
     auto deadline = Clock::now() + timeout;
     int call_limit_ms = static_cast<int>(std::clamp<std::int64_t>(timeout.count(), 2000, 30000));
-    LibvirtDomain libvirt(uri, domain, call_limit_ms);
-    std::string who = libvirt.describe();
-    if (!libvirt.running()) fail("{} is paused: its guest agent cannot answer until it runs again", who);
+    std::string who = describe_guest_agent(agent);
+    std::unique_ptr<GuestAgentChannel> channel;
+    struct stat socket_status {};
+    if (agent.libvirt_domain.empty() && ::stat(agent.socket.c_str(), &socket_status) != 0 && errno == ENOENT)
+        fail("{} has no guest agent socket ({}): its agent is not enabled", agent.vm, agent.socket);
+    if (!agent.libvirt_domain.empty())
+        channel = std::make_unique<LibvirtAgentChannel>(agent.libvirt_uri, agent.libvirt_domain, call_limit_ms);
+    else channel = std::make_unique<QgaSocket>(agent.socket, who, std::chrono::milliseconds(call_limit_ms));
 
-    nlohmann::json started =
-        libvirt.agent_command("guest-exec", {{"path", path}, {"arg", args}, {"capture-output", true}});
+    nlohmann::json started = channel->command("guest-exec", {{"path", path}, {"arg", args}, {"capture-output", true}});
     if (!started.is_object() || !started.contains("pid") || !started["pid"].is_number_integer())
         fail("{}: guest-exec gave no pid", who);
     GuestCommandResult result;
@@ -56,7 +70,7 @@ GuestCommandResult run_by_guest_agent(const std::string& uri, const std::string&
 
     auto pause = std::chrono::milliseconds(10);
     for (;;) {
-        nlohmann::json status = libvirt.agent_command("guest-exec-status", {{"pid", result.pid}});
+        nlohmann::json status = channel->command("guest-exec-status", {{"pid", result.pid}});
         if (!status.is_object() || !status.contains("exited") || !status["exited"].is_boolean())
             fail("{}: guest-exec-status gave no 'exited'", who);
         if (status["exited"].get<bool>()) {
