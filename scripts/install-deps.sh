@@ -20,7 +20,7 @@ esac
 # Building the tools.
 packages=(cmake make g++ pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev
           libbpf-dev zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev
-          libvirt-dev libxen-dev libzydis-dev)
+          libvirt-dev libxen-dev libzydis-dev libsystemd-dev)
 # cpack -G DEB: dpkg-shlibdeps (dpkg-dev) writes the package's Depends, and CPack sorts
 # the files it packages with `file`.
 packages+=(dpkg-dev file)
@@ -40,8 +40,19 @@ if [ "$mode" = --test ]; then
     packages+=(dwarves)
     # The fresh-machine test (tests/fresh/) builds clean Debian roots.
     packages+=(debootstrap)
+    # promtool (package prometheus) checks the --prometheus textfile (tests/real/test_check_metrics.py).
+    packages+=(prometheus)
+    # systemd-analyze verify checks the shipped units (tests/style/check-units.sh).
+    packages+=(systemd)
+    # Node.js and npm check the Kubernetes manifests (tests/manifests/check-manifests.sh).
+    # A Node.js from NodeSource brings its own npm and conflicts with Debian's.
+    packages+=(nodejs)
+    command -v npm >/dev/null || packages+=(npm)
     # Fuzzing (libFuzzer) and the style checks run on every CI.
     packages+=(clang libclang-rt-14-dev clang-format clang-tidy)
+    # The suite's two compiler builds (sanitizers, fuzzers) go through ccache
+    # (scripts/compiler-cache.sh): a CI host builds only what changed since its last run.
+    packages+=(ccache)
     # The Xen test's host side (tests/xen/xen-host.sh): Xen's tools and the HVM device
     # model, copied into the nested dom0; nothing of them runs on this host. Installed
     # here, before the tests run side by side, so that no test waits on dpkg's lock.

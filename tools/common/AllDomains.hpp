@@ -7,18 +7,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/CheckOutlets.hpp"
 #include "common/GuestOptions.hpp"
 
 namespace vmi {
 
 struct DomainCheck {
     nlohmann::json fields; // an object: what the check found
-    int exit = 2;          // the check's exit status for this domain
+    CheckStatus status;    // its exit status for this domain, and what goes to `outlets`
 };
 
 // Exit status: 1 when a domain's check found something, else 2 when one
 // failed, else 0. Fails (one line) when a VM, --image or --qmp was named.
-int check_all_domains(const GuestOptions& guest_options,
+// Each domain's outcome also goes to `outlets`.
+int check_all_domains(const GuestOptions& guest_options, CheckOutlets& outlets,
                       const std::function<DomainCheck(const GuestOptions& one)>& check);
 
 } // namespace vmi

@@ -8,7 +8,8 @@ void add_guest_options(CLI::App& app, GuestOptions& options)
 {
     app.add_option(
         "VM", options.vm,
-        "The guest: a config entry's name, or a running libvirt domain's (a Xen domain's with --backend xen)");
+        "The guest: a config entry's name, a Proxmox VM's name or vmid, or a running libvirt domain's (a Xen "
+        "domain's with --backend xen)");
     app.add_option("-c,--config", options.config_path,
                    "Config file (default: $VMI_CONFIG, ./libvmi.conf, ~/etc/libvmi.conf, /etc/libvmi.conf, "
                    "~/.config/vmitools/vmi.conf, /etc/vmitools/vmi.conf)");
@@ -21,10 +22,18 @@ void add_guest_options(CLI::App& app, GuestOptions& options)
         "--btf", options.btf,
         "Kernel BTF for structure offsets: a vmlinux, a vmlinuz/bzImage, or a copy of /sys/kernel/btf/vmlinux "
         "(default: the kernel's .BTF in guest memory, else an installed profile)");
-    app.add_option("--backend", options.backend,
-                   "Guest source: kvm (a libvirt domain, named by VM), xen (a Xen domain, named by VM or --domid), qmp "
-                   "(--qmp) or file (--image)");
+    app.add_option(
+        "--backend", options.backend,
+        "Guest source: kvm (a libvirt domain, named by VM), kubevirt (a KubeVirt VM, named NAMESPACE/NAME), "
+        "proxmox (a Proxmox VM, named by VM: its name "
+        "or vmid), qemu (a QEMU no manager owns, by --qemu-pid), xen (a Xen domain, named by VM or --domid), qmp "
+        "(--qmp) or file (--image)");
     app.add_option("--domid", options.domid, "A Xen domain by its id (implies --backend xen)");
+    app.add_option("--qemu-pid", options.qemu_pid,
+                   "A running QEMU that no manager owns, by its process id: read through the QMP socket its command "
+                   "line names, or with none from its command line and /proc/PID/maps, paused by SIGSTOP (implies "
+                   "--backend qemu)")
+        ->type_name("PID");
     app.add_option("--uri", options.uri, "libvirt connection URI for --backend kvm (default qemu:///system)");
     app.add_option("--qmp", options.qmp, "QMP socket of a running QEMU (-qmp unix:PATH,server,nowait): read it live");
     app.add_option("--access", options.access,
@@ -51,6 +60,7 @@ SessionSettings session_settings(const GuestOptions& options, bool memory_option
     settings.image = options.image;
     settings.qmp = options.qmp;
     settings.backend = options.backend;
+    settings.qemu_pid = options.qemu_pid;
     settings.domid = options.domid;
     settings.uri = options.uri;
     settings.access = options.access;

@@ -29,6 +29,7 @@ struct GuestOptions {
     std::string access;      // --access: auto, memfd, process, monitor (live guests)
     std::string backend;     // --backend: kvm (libvirt), xen, qmp, file
     std::string domid;       // --domid: a Xen domain's id
+    std::string qemu_pid;    // --qemu-pid: a QEMU process no manager owns
     std::string uri;         // --uri: libvirt connection URI
     std::string format_text = "text";
     bool verbose = false;

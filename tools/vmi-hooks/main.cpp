@@ -68,6 +68,7 @@ struct HooksOptions {
     bool all = false;
     bool all_domains = false;
     std::vector<std::string> allow;
+    vmi::CheckOutletOptions outlets;
 };
 
 // The walk, with --allow applied: a listed module the admin named keeps its
@@ -101,10 +102,31 @@ std::vector<std::string> unchecked_points(const vmi::KernelHookReport& report)
 
 // As the cross views: something found is exit 1; else a walk that broke off
 // fails the check.
-int check_status(const vmi::KernelHookReport& report)
+vmi::CheckStatus check_status(const vmi::KernelHookReport& report)
 {
-    if (report.found()) return vmi::EXIT_FOUND;
-    return report.problems.empty() ? vmi::EXIT_OK : vmi::EXIT_ERROR;
+    int exit = report.found() ? vmi::EXIT_FOUND : report.problems.empty() ? vmi::EXIT_OK : vmi::EXIT_ERROR;
+    vmi::CheckStatus status{exit, 0, report.problems.size(), {}};
+    for (const KernelHook& hook : report.hooks) {
+        if (!hook.finding) continue;
+        ++status.findings;
+        std::string target = hook.target_symbol.empty() ? fmt::format("{:#x}", hook.target) : hook.target_symbol;
+        std::vector<std::pair<std::string, std::string>> fields{
+            {"VMI_HOOK_KIND", std::string(vmi::hook_kind_name(hook.kind))},
+            {"VMI_HOOKED", hook.hooked},
+            {"VMI_TARGET", fmt::format("{:#x}", hook.target)},
+            {"VMI_TARGET_SYMBOL", hook.target_symbol},
+            {"VMI_OWNER", hook.owner.kind == vmi::CodeOwner::Kind::none ? "none" : hook.owner.name()},
+            {"VMI_OWNER_HIDDEN", hook.owner.hidden ? "1" : "0"}};
+        if (hook.owner.kind == vmi::CodeOwner::Kind::module) fields.emplace_back("VMI_MODULE", hook.owner.module);
+        if (hook.pid) fields.emplace_back("VMI_PID", std::to_string(*hook.pid));
+        status.journal.push_back({vmi::JOURNAL_PRIORITY_FINDING, vmi::JOURNAL_KERNEL_HOOK,
+                                  fmt::format("kernel hook {} {} -> {}: {}", vmi::hook_kind_name(hook.kind),
+                                              hook.hooked, target, hook.meaning),
+                                  std::move(fields)});
+    }
+    for (const std::string& problem : report.problems)
+        status.journal.push_back({vmi::JOURNAL_PRIORITY_ERROR, vmi::JOURNAL_CHECK_ERROR, problem, {}});
+    return status;
 }
 
 std::vector<std::vector<Cell>> rows_of(const vmi::KernelHookReport& report,
@@ -119,11 +141,13 @@ std::vector<std::vector<Cell>> rows_of(const vmi::KernelHookReport& report,
 int run(const HooksOptions& options)
 {
     if (options.pause.resume_abandoned) return vmi::run_resume_abandoned(options.guest, options.pause);
-    if ((options.all || options.all_domains) && !options.check) vmi::fail("--all and --all-domains go with --check");
+    if ((options.all || options.all_domains || options.outlets.given()) && !options.check)
+        vmi::fail("--all, --all-domains, --prometheus and --journal go with --check");
     bool findings_only = options.check && !options.all;
+    vmi::CheckOutlets outlets(options.outlets, "hooks");
     if (options.all_domains) {
         auto chosen = columns().select(options.table.columns, vmi::OutputFormat::Json);
-        return vmi::check_all_domains(options.guest, [&](const vmi::GuestOptions& one) {
+        return vmi::check_all_domains(options.guest, outlets, [&](const vmi::GuestOptions& one) {
             vmi::Guest guest(one);
             vmi::KernelHookReport report = walk(guest, options);
             nlohmann::json fields{
@@ -140,13 +164,19 @@ int run(const HooksOptions& options)
                            : "kind,hooked,target,target_symbol,"
                              "owner,meaning";
     auto chosen = columns().select(list, format);
-    vmi::Guest guest(options.guest);
-    vmi::KernelHookReport report = walk(guest, options);
+    vmi::KernelHookReport report;
+    auto walk_one = [&] {
+        vmi::Guest guest(options.guest);
+        report = walk(guest, options);
+        return check_status(report);
+    };
+    int status = vmi::EXIT_OK;
+    if (options.check) status = outlets.measure(vmi::domain_label(options.guest), walk_one).exit;
+    else walk_one();
     std::vector<std::vector<Cell>> rows = rows_of(report, chosen, findings_only);
     if (!rows.empty() || format != vmi::OutputFormat::Text || !options.check)
         vmi::print_output(vmi::render_table(columns().headings(chosen), rows,
                                             {format, !options.table.no_headers, options.table.raw}));
-    int status = options.check ? check_status(report) : vmi::EXIT_OK;
     for (const std::string& line : unchecked_points(report)) vmi::diag::warn("{}", line);
     for (const std::string& problem : report.problems) {
         if (status == vmi::EXIT_ERROR) vmi::report_problem(problem);
@@ -174,12 +204,15 @@ int main(int argc, char** argv)
                          "of a hidden module or of no module; an IPMODIFY ftrace callback outside the kernel's text; "
                          "a fake kworker), exit 1 if there are any");
             app.add_flag("--all", options.all, "With --check: every hook point's rows, findings or not");
-            app.add_flag("--all-domains", options.all_domains,
-                         "With --check: check every running libvirt domain of --uri, one JSON object a line");
+            app.add_flag(
+                "--all-domains", options.all_domains,
+                "With --check: check every running VM of the host (libvirt domains of --uri, Proxmox VMs), one JSON "
+                "object a line");
             app.add_option("--allow", options.allow,
                            "A listed module whose hooks the admin knows: its rows are no findings (repeatable; a "
                            "hidden module's always are)")
                 ->allow_extra_args(false);
+            vmi::add_check_outlet_options(app, options.outlets);
         },
         [&] { return run(options); });
 }

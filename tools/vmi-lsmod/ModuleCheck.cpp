@@ -1,5 +1,10 @@
 #include "ModuleCheck.hpp"
 
+#include <fmt/ranges.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/AllDomains.hpp"
 #include "common/CrossViewCell.hpp"
 #include "common/PausedWalk.hpp"
 #include "common/ToolMain.hpp"
@@ -46,25 +51,70 @@ const ColumnTable<CheckRow>& check_columns()
     return table;
 }
 
-} // namespace
-
-int run_module_check(const GuestOptions& guest_options, const TableOptions& table, bool all,
-                     const PauseOptions& pause_options)
+// As in vmi-ps --check: a view not walked whole fails the check unless
+// another view found something hidden.
+CheckStatus check_status(const ModuleCrossView& check)
 {
-    OutputFormat format = guest_options.format();
-    std::string list = table.columns;
-    if (list.empty() && all && format == OutputFormat::Text) list = "name,state,modules,sysfs,mod_tree,scan,meaning";
-    auto chosen = check_columns().select(list, format);
+    int exit = check.found_hidden() ? EXIT_FOUND : check.problems.empty() ? EXIT_OK : EXIT_ERROR;
+    CheckStatus status{exit, 0, check.problems.size(), {}};
+    for (const CrossViewModule& entry : check.modules) {
+        if (!entry.hidden) continue;
+        ++status.findings;
+        status.journal.push_back({JOURNAL_PRIORITY_FINDING,
+                                  JOURNAL_HIDDEN_MODULE,
+                                  fmt::format("hidden module {}: {}", entry.module.name, entry.meaning),
+                                  {{"VMI_MODULE", entry.module.name},
+                                   {"VMI_MISSED_BY", fmt::format("{}", fmt::join(entry.missed_by, ","))}}});
+    }
+    for (const std::string& problem : check.problems)
+        status.journal.push_back({JOURNAL_PRIORITY_ERROR, JOURNAL_CHECK_ERROR, problem, {}});
+    return status;
+}
+
+ModuleCrossView check_one(const GuestOptions& guest_options, const PauseOptions& pause_options)
+{
     Guest guest(guest_options);
-    ModuleCrossView check = with_paused_walk(guest, pause_options, [&] { return guest.kernel().check_modules(); });
+    return with_paused_walk(guest, pause_options, [&] { return guest.kernel().check_modules(); });
+}
+
+std::vector<std::vector<Cell>> rows_of(const ModuleCrossView& check, const std::vector<const Column<CheckRow>*>& chosen,
+                                       bool all)
+{
     std::vector<std::vector<Cell>> rows;
     for (const CrossViewModule& entry : check.modules)
         if (all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));
+    return rows;
+}
+
+} // namespace
+
+int run_module_check(const GuestOptions& guest_options, const TableOptions& table, const ModuleCheckOptions& options)
+{
+    CheckOutlets outlets(options.outlets, "modules");
+    if (options.all_domains) {
+        auto chosen = check_columns().select(table.columns, OutputFormat::Json);
+        return check_all_domains(guest_options, outlets, [&](const GuestOptions& one) {
+            ModuleCrossView check = check_one(one, options.pause);
+            nlohmann::json fields{
+                {"modules", table_json(check_columns().headings(chosen), rows_of(check, chosen, options.all))},
+                {"problems", check.problems}};
+            return DomainCheck{std::move(fields), check_status(check)};
+        });
+    }
+    OutputFormat format = guest_options.format();
+    std::string list = table.columns;
+    if (list.empty() && options.all && format == OutputFormat::Text)
+        list = "name,state,modules,sysfs,mod_tree,scan,meaning";
+    auto chosen = check_columns().select(list, format);
+    ModuleCrossView check;
+    CheckStatus result = outlets.measure(domain_label(guest_options), [&] {
+        check = check_one(guest_options, options.pause);
+        return check_status(check);
+    });
+    std::vector<std::vector<Cell>> rows = rows_of(check, chosen, options.all);
     if (!rows.empty() || format != OutputFormat::Text)
         print_output(render_table(check_columns().headings(chosen), rows, {format, !table.no_headers, table.raw}));
-    // As in vmi-ps --check: a view not walked whole fails the check unless
-    // another view found something hidden.
-    int status = check.found_hidden() ? EXIT_FOUND : check.problems.empty() ? EXIT_OK : EXIT_ERROR;
+    int status = result.exit;
     for (const std::string& problem : check.problems) {
         if (status == EXIT_ERROR) report_problem(problem);
         else diag::warn("{}", problem);

@@ -1,6 +1,7 @@
 // vmi-lsmod: list a guest's kernel modules from outside, as lsmod would
 // inside (the paper's Table 2 experiment).
 #include "ModuleCheck.hpp"
+#include "common/CheckOutlets.hpp"
 #include "common/ColumnTable.hpp"
 #include "common/Guest.hpp"
 #include "common/PauseOptions.hpp"
@@ -45,14 +46,18 @@ struct LsmodOptions {
     vmi::TableOptions table;
     vmi::PauseOptions pause;
     bool check = false;
-    bool all = false;
+    vmi::ModuleCheckOptions check_options;
 };
 
 int run(LsmodOptions& options)
 {
     if (options.pause.resume_abandoned) return vmi::run_resume_abandoned(options.guest, options.pause);
-    if (options.check) return vmi::run_module_check(options.guest, options.table, options.all, options.pause);
-    if (options.all) vmi::fail("--all goes with --check");
+    if (options.check) {
+        options.check_options.pause = options.pause;
+        return vmi::run_module_check(options.guest, options.table, options.check_options);
+    }
+    if (options.check_options.all || options.check_options.all_domains || options.check_options.outlets.given())
+        vmi::fail("--all, --all-domains, --prometheus and --journal go with --check");
     vmi::OutputFormat format = options.guest.format();
     auto chosen = columns().select(options.table.columns, format);
     vmi::Guest guest(options.guest);
@@ -84,7 +89,13 @@ int main(int argc, char** argv)
                          "(mod_tree) and a scan of the module area; print the modules some view hides, exit 1 if there "
                          "are any (columns: name, "
                          "module, state, hidden, modules, sysfs, mod_tree, scan, seen_by, missed_by, meaning)");
-            app.add_flag("--all", options.all, "With --check: every module, one column per view");
+            app.add_flag("--all", options.check_options.all, "With --check: every module, one column per view");
+            app.add_flag(
+                "--all-domains", options.check_options.all_domains,
+                "With --check: every running VM of the host (libvirt domains of --uri, Proxmox VMs), one JSON line "
+                "each ({domain, manager, "
+                "modules, problems, exit} or {domain, error, exit}); exit 1 if any has a finding");
+            vmi::add_check_outlet_options(app, options.check_options.outlets);
         },
         [&] { return run(options); });
 }

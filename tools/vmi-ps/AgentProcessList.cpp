@@ -11,15 +11,15 @@ namespace vmi {
 
 std::vector<GuestProcess> agent_process_list(const Session& session)
 {
-    const std::optional<LibvirtDomainName>& domain = session.libvirt_domain();
-    if (!domain)
-        fail("--agent asks a libvirt domain's qemu-guest-agent for the guest's own list, and this guest is not a "
-             "libvirt domain");
+    const std::optional<GuestAgentEndpoint>& agent = session.guest_agent();
+    if (!agent)
+        fail("--agent asks the guest's qemu-guest-agent for its own list, through libvirt or Proxmox's agent "
+             "socket, and this guest is neither a libvirt domain nor a Proxmox VM");
     auto started = std::chrono::steady_clock::now();
     GuestCommandResult listing =
-        run_by_guest_agent(domain->uri, domain->name, "/bin/sh", {"-c", PROC_LISTING_SCRIPT}, AGENT_LISTING_TIMEOUT);
+        run_by_guest_agent(*agent, "/bin/sh", {"-c", PROC_LISTING_SCRIPT}, AGENT_LISTING_TIMEOUT);
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    std::string who = fmt::format("the guest agent of libvirt domain '{}'", domain->name);
+    std::string who = describe_guest_agent(*agent);
     if (listing.signal != 0) fail("{}: its listing of /proc (/bin/sh) was killed by signal {}", who, listing.signal);
     if (listing.exit_code != 0) {
         std::string why = listing.err.substr(0, listing.err.find('\n')).substr(0, 200);

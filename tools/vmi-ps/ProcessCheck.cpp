@@ -2,9 +2,11 @@
 
 #include "AgentProcessList.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "common/AllDomains.hpp"
@@ -98,11 +100,35 @@ int exit_status(const TaskCrossView& check)
     return check.problems.empty() ? EXIT_OK : EXIT_ERROR;
 }
 
+// The outcome for --prometheus and the journal: each hidden task a finding,
+// each problem an error.
+CheckStatus check_status(const TaskCrossView& check)
+{
+    CheckStatus status{exit_status(check), 0, check.problems.size(), {}};
+    for (const CrossViewTask& entry : check.tasks) {
+        if (!entry.hidden) continue;
+        ++status.findings;
+        const LinuxTask& task = entry.task;
+        status.journal.push_back(
+            {JOURNAL_PRIORITY_FINDING,
+             JOURNAL_HIDDEN_PROCESS,
+             fmt::format("hidden process {} ({}), tid {}: {}", task.pid, task.name, task.tid, entry.meaning),
+             {{"VMI_PID", std::to_string(task.pid)},
+              {"VMI_TID", std::to_string(task.tid)},
+              {"VMI_COMM", task.name},
+              {"VMI_MISSED_BY", fmt::format("{}", fmt::join(entry.missed_by, ","))}}});
+    }
+    for (const std::string& problem : check.problems)
+        status.journal.push_back({JOURNAL_PRIORITY_ERROR, JOURNAL_CHECK_ERROR, problem, {}});
+    return status;
+}
+
 // --all-domains: per domain its hidden tasks (every task with --all).
 int check_every_domain(const GuestOptions& guest_options, const TableOptions& table, const ProcessCheckOptions& options)
 {
     auto chosen = check_columns().select(table.columns, OutputFormat::Json);
-    return check_all_domains(guest_options, [&](const GuestOptions& one) {
+    CheckOutlets outlets(options.outlets, "processes");
+    return check_all_domains(guest_options, outlets, [&](const GuestOptions& one) {
         TaskCrossView check = check_one(one, options, std::nullopt);
         std::vector<std::vector<Cell>> rows;
         for (const CrossViewTask& entry : check.tasks)
@@ -110,7 +136,7 @@ int check_every_domain(const GuestOptions& guest_options, const TableOptions& ta
         nlohmann::json fields{{"tasks", table_json(check_columns().headings(chosen), rows)},
                               {"warnings", check.warnings},
                               {"problems", check.problems}};
-        return DomainCheck{std::move(fields), exit_status(check)};
+        return DomainCheck{std::move(fields), check_status(check)};
     });
 }
 
@@ -134,7 +160,12 @@ int run_process_check(const GuestOptions& guest_options, const TableOptions& tab
     std::optional<std::vector<GuestProcess>> guest_list;
     if (!options.guest_ps.empty()) guest_list = read_guest_list(options.guest_ps);
 
-    TaskCrossView check = check_one(guest_options, options, guest_list);
+    CheckOutlets outlets(options.outlets, "processes");
+    TaskCrossView check;
+    outlets.measure(domain_label(guest_options), [&] {
+        check = check_one(guest_options, options, guest_list);
+        return check_status(check);
+    });
     std::vector<std::vector<Cell>> rows;
     for (const CrossViewTask& entry : check.tasks)
         if (options.all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));

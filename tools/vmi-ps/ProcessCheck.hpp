@@ -4,6 +4,7 @@
 // --all, of every task and every view.
 #include <string>
 
+#include "common/CheckOutlets.hpp"
 #include "common/ColumnTable.hpp"
 #include "common/Guest.hpp"
 #include "common/PauseOptions.hpp"
@@ -11,12 +12,13 @@
 namespace vmi {
 
 struct ProcessCheckOptions {
-    bool all = false;         // every task, not only the findings
-    std::string guest_ps;     // the guest's own list: a file, or "-" for stdin
-    bool agent = false;       // the guest's own list from its qemu-guest-agent (libvirt domains)
-    PauseOptions pause;       // --no-pause, --max-pause, --lock-wait
-    bool no_scan = false;     // skip the scan of guest RAM (the longest part of the pause)
-    bool all_domains = false; // every running libvirt domain of --uri, one JSON line each
+    bool all = false;           // every task, not only the findings
+    std::string guest_ps;       // the guest's own list: a file, or "-" for stdin
+    bool agent = false;         // the guest's own list from its qemu-guest-agent (libvirt domains)
+    PauseOptions pause;         // --no-pause, --max-pause, --lock-wait
+    bool no_scan = false;       // skip the scan of guest RAM (the longest part of the pause)
+    bool all_domains = false;   // every running libvirt domain of --uri, one JSON line each
+    CheckOutletOptions outlets; // --prometheus, --journal
 };
 
 // Exit status: EXIT_FOUND when a view misses a process it must hold,

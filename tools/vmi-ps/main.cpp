@@ -4,6 +4,7 @@
 #include <set>
 
 #include "ProcessCheck.hpp"
+#include "common/CheckOutlets.hpp"
 #include "common/ColumnTable.hpp"
 #include "common/Guest.hpp"
 #include "common/PauseOptions.hpp"
@@ -103,8 +104,8 @@ int run(PsOptions& options)
         return vmi::run_process_check(options.guest, options.table, options.check_options);
     }
     if (options.check_options.all || options.check_options.no_scan || options.check_options.all_domains ||
-        !options.check_options.guest_ps.empty() || options.check_options.agent)
-        vmi::fail("--all, --no-scan, --all-domains, --guest-ps and --agent go with --check");
+        !options.check_options.guest_ps.empty() || options.check_options.agent || options.check_options.outlets.given())
+        vmi::fail("--all, --no-scan, --all-domains, --guest-ps, --agent, --prometheus and --journal go with --check");
     vmi::OutputFormat format = options.guest.format();
     std::string_view list = options.table.columns;
     if (list.empty() && options.threads && format == vmi::OutputFormat::Text) list = "pid,tid,ppid,uid,state,name";
@@ -154,9 +155,12 @@ int main(int argc, char** argv)
                 "if there are any (columns: pid, tid, name, task, hidden, tasks, pid_table, children, "
                 "threads, runqueue, scan, guest, seen_by, missed_by, meaning)");
             app.add_flag("--all", options.check_options.all, "With --check: every task, one column per view");
-            app.add_flag("--all-domains", options.check_options.all_domains,
-                         "With --check: every running libvirt domain of --uri, one JSON line each ({domain, "
-                         "tasks, warnings, problems, exit} or {domain, error, exit}); exit 1 if any has a finding");
+            app.add_flag(
+                "--all-domains", options.check_options.all_domains,
+                "With --check: every running VM of the host (libvirt domains of --uri, Proxmox VMs), one JSON line "
+                "each ({domain, manager, "
+                "tasks, warnings, problems, exit} or {domain, error, exit}); exit 1 if any has a finding");
+            vmi::add_check_outlet_options(app, options.check_options.outlets);
             app.add_flag("--no-scan", options.check_options.no_scan,
                          "With --check: skip the scan of guest RAM for task_structs (the longest part of a check; a "
                          "live guest runs during it, before the pause)");
@@ -165,8 +169,9 @@ int main(int argc, char** argv)
                            "names in /proc), a file or - for stdin")
                 ->type_name("FILE");
             app.add_flag("--agent", options.check_options.agent,
-                         "With --check, on libvirt domains: ask the guest's qemu-guest-agent for its own process "
-                         "list (guest-exec of /bin/sh listing /proc, at most 15 s), as --guest-ps would give it");
+                         "With --check, on libvirt domains and Proxmox VMs: ask the guest's qemu-guest-agent for "
+                         "its own process list (guest-exec of /bin/sh listing /proc, at most 15 s), as --guest-ps "
+                         "would give it");
         },
         [&] { return run(options); });
 }
