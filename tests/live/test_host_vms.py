@@ -208,6 +208,12 @@ def check_bare_qemu(results, tools, guest, common, root, name):
                                  "socket,id=charmonitor,path=/var/lib/libvirt/qemu/domain-1-lv1/monitor.sock,server=on",
                                  "-mon", "chardev=charmonitor,id=monitor,mode=control"])
     fake_process(root, 4000003, ["/bin/sleep", "100"])
+    # Xen's device model of an HVM domain, as libxl starts it: a QEMU with a QMP socket whose
+    # guest RAM is the domain's, not its own.
+    fake_process(root, 4000004, ["/usr/lib/xen-4.17/bin/qemu-system-i386", "-xen-domid", "3", "-no-shutdown",
+                                 "-chardev", "socket,id=libxl-cmd,path=/var/run/xen/qmp-libxl-3,server=on,wait=off",
+                                 "-mon", "chardev=libxl-cmd,mode=control", "-xen-attach", "-name", "winxp",
+                                 "-machine", "xenfv,suppress-vmdesc=on", "-m", "1016"])
     env = {"VMI_HOST_ROOT": root}
     host_tools = EnvTools(tools, env)
     check_lists(results, host_tools, guest, ["--qemu-pid", str(pid), *common], f"{what} (--qemu-pid {pid})")
@@ -219,12 +225,14 @@ def check_bare_qemu(results, tools, guest, common, root, name):
                   and "/proc/4000001/maps" in bare.get("error", ""),
                   f"{what}: --all-domains --backend qemu: its line (exit 0), the error line of a QMP-less QEMU that "
                   "runs only in the host root's /proc (no maps to find its RAM in), none for libvirt's QEMU or for a "
-                  "process that is no QEMU", f"rc={rc}\n{out[-2000:]}\n{err[-1500:]}")
-    for bad, word in (("4000003", "not QEMU"), ("4000002", "libvirt")):
+                  "process that is no QEMU, nor for Xen's device model of an HVM domain",
+                  f"rc={rc}\n{out[-2000:]}\n{err[-1500:]}")
+    for bad, word, whose in (("4000003", "not QEMU", "a process that is no QEMU"),
+                             ("4000002", "libvirt", "a libvirt QEMU"),
+                             ("4000004", "device model of Xen domain 3", "Xen's device model")):
         rc, out, err = host_tools.run("vmi-ps", "--qemu-pid", bad, *common)
         results.check(rc == 2 and out == "" and len(err.strip().splitlines()) == 1 and word in err,
-                      f"{what}: --qemu-pid of {'a process that is no QEMU' if word == 'not QEMU' else 'a libvirt QEMU'}: "
-                      "one line, exit 2", f"rc={rc}\n{err}")
+                      f"{what}: --qemu-pid of {whose}: one line, exit 2", f"rc={rc}\n{err}")
 
 
 if __name__ == "__main__":

@@ -98,6 +98,11 @@ step banner ./vmi-read -c "$C" "$N" --ksym linux_banner --as string -v
 step banner-domid ./vmi-read --domid "$DOMU_ID" $FLAGS --ksym linux_banner --as string
 step ksym ./vmi-ksym -c "$C" "$N" init_task
 
+# --all-domains in a dom0: every domain but dom0, found with no --backend (there is no
+# libvirt here), named from xenstore, with the uuid `xl list -v` shows; its textfile.
+step all-domains ./vmi-ps --check --all-domains $FLAGS --max-pause 0 --prometheus "$O/all-domains.prom" -v
+xl list -v > "$O/xl-list-v.txt" 2>&1
+
 # vmi-write: rename a sleep through its task_struct's comm, then a kernel string and back.
 step ps-task ./vmi-ps -c "$C" "$N" -o pid,name,task --no-headers -r -v
 comm=$(sed -n 's/.*comm at +\(0x[0-9a-f]*\).*/\1/p' "$O/ps-task.err" | head -n 1)

@@ -9,6 +9,8 @@ Checked here, on the host, against what the domU reported about itself:
 - vmi-lsmod: the domU's /proc/modules; vmi-read --ksym linux_banner: its /proc/version;
 - vmi-write: a sleep process renamed through its task_struct's comm (a dry run first,
   which changes nothing), then linux_banner written and written back;
+- vmi-ps --check --all-domains in dom0 with no --backend: every domain but dom0, by the
+  domid, name and uuid `xl list -v` shows, nothing hidden, and its Prometheus textfile;
 - a domain that someone else paused is left paused; the domU runs at the end;
 - SIGKILL of a tool at the pause: its guardian unpauses the domain; with the
   guardian killed too, --resume-abandoned does;
@@ -322,6 +324,28 @@ def check_hvm_family(results, p, scratch, kind, asked):
         print(f"# bench-xen on the {label} domU: {bench[1].strip()} {bench[2].strip()[-300:]}")
 
 
+def check_all_domains(results, p):
+    """vmi-ps --check --all-domains in dom0 (no --backend): one line per domain but dom0, by
+    the domid, name and uuid `xl list -v` gives; its textfile has the domU's series."""
+    rows = [line.split() for line in p.text("xl-list-v.txt").splitlines()[1:]]
+    # Name ID Mem VCPUs State Time(s) UUID ...; a domain shut down or crashed is no guest to check.
+    domains = {r[0]: (int(r[1]), r[6]) for r in rows
+               if len(r) >= 7 and r[1].isdigit() and r[1] != "0" and not any(c in r[4] for c in "scd")}
+    rc, out, err = p.step("all-domains")
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    got = {line.get("domain"): (line.get("domid"), line.get("uuid"), line.get("manager"), line.get("exit"))
+           for line in lines}
+    want = {name: (domid, uuid, "xen", 0) for name, (domid, uuid) in domains.items()}
+    prom = p.text("all-domains.prom")
+    findings = [line for line in prom.splitlines() if line.startswith("vmi_check_findings{")]
+    results.check(rc == 0 and "vmi-domu" in want and got == want and len(lines) == len(want) and
+                  findings == ['vmi_check_findings{domain="vmi-domu",check="processes"} 0'],
+                  f"vmi-ps --check --all-domains in dom0, no --backend: one line for each of the {len(want)} domains "
+                  "but dom0 (manager xen, domid and uuid as xl list -v has them), nothing hidden, and its textfile",
+                  f"rc={rc}\nwant {want}\ngot {got}\n{prom}\n{err[-1500:]}")
+    print(f"# --all-domains in dom0 took {p.text('all-domains.seconds').strip()} s: {out.strip()}")
+
+
 def check_payload(results, out_dir, tools, options):
     p = Payload(out_dir)
     domu = os.path.join(out_dir, "domu")
@@ -395,6 +419,8 @@ def check_payload(results, out_dir, tools, options):
     rc, out, err = p.step("ksym")
     results.check(rc == 0 and init_task and int(out.split()[0], 16) == int(init_task[0], 16),
                   f"vmi-ksym by name through the Xen backend: init_task at {out.strip()}", out + err)
+
+    check_all_domains(results, p)
 
     # vmi-write. The kernel starts and ends workqueue workers on its own between two
     # walks (an idle kworker/uN:M exits): they are left out of the comparisons.

@@ -1,6 +1,6 @@
 #pragma once
-// --all-domains of the check modes: the same check on every running libvirt
-// domain of --uri, one JSON object a line ({"domain", the check's fields,
+// --all-domains of the check modes: the same check on every running VM of
+// the host (HostVms: libvirt, KubeVirt, Proxmox, Xen, bare QEMU), one JSON object a line ({"domain", the check's fields,
 // "exit"}); a domain that cannot be checked is a line with its error
 // ("error", exit 2) and the others go on.
 #include <functional>

@@ -8,6 +8,7 @@
 #include "vmi/memory/ProxmoxNode.hpp"
 #include "vmi/memory/QemuGuest.hpp"
 #include "vmi/memory/QemuProcesses.hpp"
+#include "vmi/memory/XenGuest.hpp"
 
 namespace vmi {
 namespace {
@@ -54,6 +55,21 @@ void add_bare_qemus(std::vector<HostVm>& vms, const GuestOptions& guest_options)
     }
 }
 
+// The domains of a Xen host (dom0 aside), by domid: a name may be missing or
+// taken twice, an id is neither.
+void add_xen_domains(std::vector<HostVm>& vms, const GuestOptions& guest_options)
+{
+    for (const XenDomainId& domain : running_xen_domains()) {
+        GuestOptions one = guest_options;
+        one.vm = domain.name;
+        one.domid = std::to_string(domain.domid);
+        one.backend = "xen";
+        std::string name = domain.name.empty() ? fmt::format("xen-domid-{}", domain.domid) : domain.name;
+        vms.push_back(
+            {std::move(name), std::move(one), {{"manager", "xen"}, {"domid", domain.domid}, {"uuid", domain.uuid}}});
+    }
+}
+
 } // namespace
 
 std::vector<HostVm> host_vms(const GuestOptions& guest_options)
@@ -69,6 +85,8 @@ std::vector<HostVm> host_vms(const GuestOptions& guest_options)
         fail("--backend kubevirt: this host runs no kubelet (no /var/lib/kubelet/pods)");
     if ((only.empty() || only == "kubevirt") && is_kubevirt_node()) add_kubevirt_vms(vms, guest_options);
     if (proxmox) add_proxmox_vms(vms, guest_options);
+    if (only == "xen" && !is_xen_dom0()) fail("--backend xen: this host is no Xen dom0 (no /dev/xen/privcmd)");
+    if ((only.empty() || only == "xen") && is_xen_dom0()) add_xen_domains(vms, guest_options);
     if (only.empty() || only == "kvm") {
         try {
             add_libvirt_domains(vms, guest_options);

@@ -1,7 +1,7 @@
 #pragma once
 // The VMs of this host that --all-domains checks: libvirt's domains, a
-// KubeVirt node's pod VMs, a Proxmox node's VMs and QEMUs no manager owns,
-// each once.
+// KubeVirt node's pod VMs, a Proxmox node's VMs, a Xen host's domains and
+// QEMUs no manager owns, each once.
 #include <string>
 #include <vector>
 
@@ -15,14 +15,14 @@ namespace vmi {
 struct HostVm {
     std::string name; // the line's "domain": the libvirt domain's, the VM's, the QEMU's
     GuestOptions options;
-    nlohmann::json identity; // the line's other fields: "manager", and "vmid", "pod" or "pid", and "uuid"
+    nlohmann::json identity; // the line's other fields: "manager", and "vmid", "pod", "pid" or "domid", and "uuid"
 };
 
 // Every running VM of the host, each once: libvirt's domains at --uri, on a
-// KubeVirt node its pods' VMs, on a Proxmox node its VMs, and QEMUs that no
-// manager owns (--backend kvm, kubevirt, proxmox or qemu: one kind only;
-// --uri: libvirt's). libvirt out of reach is an error only where nothing
-// else is found.
+// KubeVirt node its pods' VMs, on a Proxmox node its VMs, on a Xen dom0 its
+// domains, and QEMUs that no manager owns (--backend kvm, kubevirt, proxmox,
+// xen or qemu: one kind only; --uri: libvirt's). libvirt out of reach is an
+// error only where nothing else is found.
 std::vector<HostVm> host_vms(const GuestOptions& guest_options);
 
 // Drops each VM whose "uuid" an earlier one has: one VM reached two ways (a

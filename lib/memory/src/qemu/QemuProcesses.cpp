@@ -61,6 +61,15 @@ bool started_by_libvirt(const std::vector<std::string>& argv)
                        [](const std::string& arg) { return arg.find("/libvirt/") != std::string::npos; });
 }
 
+// The domain a Xen device model serves (its -xen-domid), nullopt for a QEMU
+// that runs a guest of its own.
+std::optional<std::string> xen_domain_served(const std::vector<std::string>& argv)
+{
+    for (std::size_t i = 1; i < argv.size(); ++i)
+        if (std::optional<std::string> value = qemu_option_value(argv, i, "xen-domid")) return value;
+    return std::nullopt;
+}
+
 QemuProcess describe_process(int pid, const std::vector<std::string>& argv, const std::set<int>& proxmox_pids)
 {
     QemuProcess qemu;
@@ -74,6 +83,11 @@ QemuProcess describe_process(int pid, const std::vector<std::string>& argv, cons
     else if (!qemu.qmp_socket.empty()) qemu.qmp_socket = host_path(qemu.qmp_socket);
     if (proxmox_pids.contains(pid)) qemu.manager = "proxmox";
     else if (started_by_libvirt(argv)) qemu.manager = "libvirt";
+    else if (std::optional<std::string> domid = xen_domain_served(argv)) {
+        // Xen's device model: the guest's RAM is the domain's, not this process's.
+        qemu.manager = "xen";
+        qemu.name = fmt::format("device model of Xen domain {}", *domid);
+    }
     return qemu;
 }
 
@@ -248,6 +262,8 @@ std::unique_ptr<MemorySource> open_qemu_process(const QemuProcess& qemu, RamAcce
         fail("QEMU process {} is a libvirt domain's ('{}'): name the domain instead", qemu.pid, qemu.name);
     if (qemu.manager == "proxmox")
         fail("QEMU process {} is a Proxmox VM's: name the VM (its name or vmid) instead", qemu.pid);
+    if (qemu.manager == "xen")
+        fail("QEMU process {} is the {}: name the domain instead (--backend xen)", qemu.pid, qemu.name);
     if (qemu.qmp_socket.empty()) return open_qemu_without_monitor(qemu, path, writable);
     diag::note("QEMU process {} ('{}'): QMP socket {}", qemu.pid, qemu.name, qemu.qmp_socket);
     auto monitor = std::make_unique<QmpSocket>(qemu.qmp_socket, ANSWER_MS, QmpHold::briefly, BUSY_MS);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "xen/XenHandles.hpp"
 #include "xen/XenHeaders.hpp"
 
 namespace vmi {
@@ -17,7 +18,6 @@ class XenDomain {
 public:
     // By name (xenstore's /local/domain/<id>/name) or by id; one of them.
     XenDomain(const std::string& name, std::optional<std::uint32_t> id);
-    ~XenDomain();
     XenDomain(const XenDomain&) = delete;
     XenDomain& operator=(const XenDomain&) = delete;
 
@@ -32,22 +32,15 @@ public:
     void pause();
     void unpause();
 
-    xc_interface* xc() const { return xc_; }
-    xenforeignmemory_handle* foreign_memory() const { return fmem_; }
-    // The last message libxenctrl or libxenforeignmemory logged ("" if none),
-    // for an error line.
-    std::string last_library_error() const;
+    xc_interface* xc() const { return handles_.xc(); }
+    xenforeignmemory_handle* foreign_memory() const { return handles_.foreign_memory(); }
+    // The last message libxenctrl or libxenforeignmemory logged, for an error line.
+    static std::string last_library_error() { return XenHandles::last_library_error(); }
 
 private:
-    void open_and_check(const std::string& name, std::optional<std::uint32_t> id);
-    void open_handles();
-    void close_handles() noexcept;
     std::uint32_t find_by_name(const std::string& name) const;
-    std::string name_from_xenstore(std::uint32_t id) const;
 
-    xc_interface* xc_ = nullptr;
-    xenforeignmemory_handle* fmem_ = nullptr;
-    struct xs_handle* xs_ = nullptr;
+    XenHandles handles_{true};
     std::uint32_t id_ = 0;
     std::string name_;
 };

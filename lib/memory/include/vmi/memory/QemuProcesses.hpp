@@ -19,7 +19,7 @@ struct QemuProcess {
     int pid = 0;
     std::string name;              // -name's guest name, else "qemu-PID"
     std::string qmp_socket;        // the QMP socket its command line names; empty: none
-    std::string manager;           // "libvirt" or "proxmox" when one owns it; empty: none
+    std::string manager;           // "libvirt", "proxmox" or "xen" (a device model) when one owns it; empty: none
     std::vector<std::string> argv; // its command line
 };
 
@@ -32,7 +32,7 @@ std::string guest_name_on_command_line(const std::vector<std::string>& argv);
 
 // The QEMU process `pid`; throws vmi::Error when there is none or it is no QEMU.
 QemuProcess qemu_process(int pid);
-// Every QEMU process on the host that no manager (libvirt, Proxmox) owns, by pid.
+// Every QEMU process on the host that no manager (libvirt, Proxmox, Xen) owns, by pid.
 std::vector<QemuProcess> unmanaged_qemu_processes();
 
 // The QEMU processes whose command line says `-uuid UUID` (libvirt gives each
