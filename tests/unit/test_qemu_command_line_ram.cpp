@@ -80,4 +80,14 @@ TEST_CASE("a memory backend: its size and kind; what cannot be laid out is an er
     CHECK_THROWS_WITH_AS(layout({"-machine", "microvm", "-m", "1G"}), doctest::Contains("microvm"), vmi::Error);
     CHECK_THROWS_WITH_AS(layout({"-machine", "pc,memory-backend=nope"}), doctest::Contains("nope"), vmi::Error);
     CHECK_THROWS_AS(layout({"-numa", "node,memdev=a", "-numa", "node,memdev=b"}), vmi::Error);
+    // RAM beside -m's: a DIMM (by its driver, or driver=), virtio-mem.
+    CHECK_THROWS_WITH_AS(layout({"-m", "2G,slots=2,maxmem=8G", "-object", "memory-backend-ram,id=d0,size=1G", "-device",
+                                 "pc-dimm,id=dimm0,memdev=d0"}),
+                         doctest::Contains("pc-dimm"), vmi::Error);
+    CHECK_THROWS_WITH_AS(layout({"-m", "2G,maxmem=8G", "-device", "driver=virtio-mem-pci,memdev=m0"}),
+                         doctest::Contains("virtio-mem-pci"), vmi::Error);
+    CHECK(layout({"-m", "2G,slots=2,maxmem=8G", "-device", "virtio-net-pci"}).size == 2 * GIB);
+    // Near 1 TiB the part above 4 GiB may start at 1 TiB (AMD hosts): not guessed.
+    CHECK(layout({"-m", "900G"}).above_4g == 897 * GIB);
+    CHECK_THROWS_WITH_AS(layout({"-m", "1000G"}), doctest::Contains("CPU vendor"), vmi::Error);
 }

@@ -14,6 +14,9 @@ namespace {
 
 constexpr std::uint64_t MIB = 1ULL << 20, GIB = 1ULL << 30;
 constexpr std::uint64_t FOUR_GIB = 4 * GIB;
+// QEMU's AMD_HT_START, and the 64-bit PCI hole (32 GiB by default) and its
+// alignment that QEMU counts with the RAM when it checks against it.
+constexpr std::uint64_t AMD_HT_START = 0xfd00000000ULL, PCI_HOLE64 = 33 * GIB;
 constexpr std::uint64_t DEFAULT_RAM = 128 * MIB; // QEMU's default for x86 machines
 // Guest RAM that the PC's legacy video window and option ROMs (0xa0000 up to
 // 1 MiB) hide from the guest: the RAM block has the bytes, the e820 map no RAM.
@@ -91,6 +94,15 @@ CommandLineRam ram_layout_on_command_line(const std::vector<std::string>& argv)
         if (qemu_part_value(qemu_option_parts(value), "memdev") || qemu_part_value(qemu_option_parts(value), "mem"))
             ++memdevs;
     if (memdevs > 1) fail("{} NUMA nodes with memory: a layout of several RAM blocks is not known here", memdevs);
+    // RAM that a device adds beside -m's lies where the guest's firmware put it.
+    for (const std::string& value : option_values(argv, "device")) {
+        std::string driver = qemu_option_parts(value)[0];
+        if (std::optional<std::string> d = qemu_part_value(qemu_option_parts(value), "driver")) driver = *d;
+        if (driver == "pc-dimm" || driver == "nvdimm" || driver == "virtio-mem-pci" || driver == "virtio-pmem-pci")
+            fail("-device {}: RAM a device adds (a DIMM, virtio-mem) is not laid out here; give the QEMU a QMP "
+                 "socket",
+                 driver);
+    }
     if (!ram.backend.empty()) {
         bool defined = false;
         for (const std::string& value : option_values(argv, "object")) {
@@ -121,6 +133,13 @@ CommandLineRam ram_layout_on_command_line(const std::vector<std::string>& argv)
     if (lowmem > FOUR_GIB) fail("max-ram-below-4g={} is above 4 GiB", *below_limit);
     ram.below_4g = std::min(ram.size, lowmem);
     ram.above_4g = ram.size - ram.below_4g;
+    // On AMD hosts QEMU (7.1 on) moves the RAM above 4 GiB to 1 TiB when it, with
+    // the 64-bit PCI hole after it, would reach the HyperTransport hole below 1 TiB
+    // (pc_memory_init, pc_max_used_gpa).
+    if (ram.above_4g + FOUR_GIB + PCI_HOLE64 >= AMD_HT_START)
+        fail("{} GiB of RAM: where the part above 4 GiB starts depends on the host's CPU vendor; give the QEMU a QMP "
+             "socket",
+             ram.size >> 30);
 
     std::string block = ram.backend.empty() ? "pc.ram" : ram.backend;
     ram.regions.push_back({0, std::min(ram.below_4g, LEGACY_HOLE_START), block, 0});
