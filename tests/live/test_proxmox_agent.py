@@ -12,8 +12,9 @@ node (VMI_HOST_ROOT), with /etc/pve/qemu-server/105.conf ("name: files01",
 - `vmi-ps files01 --check --agent`: exit 1 and exactly the victim, missed by
   the guest's own list only; -v names the Proxmox VM's agent. Meanwhile a
   second client pings the same .qga socket every 100 ms (as pvedaemon and
-  pvestatd would): every ping is answered (the longest wait is printed:
-  these machines are shared, so it is no assertion);
+  pvestatd would), and another asks its QMP socket for the VM's status as
+  often: every ping and every ask is answered (the longest waits are
+  printed: these machines are shared, so they are no assertion);
 - --check --agent --all-domains --backend proxmox: files01's line names
   the victim, exit 1;
 - a Proxmox VM with no .qga socket (its agent not enabled): one line naming
@@ -26,13 +27,13 @@ import shutil
 import socket
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 from live_guest import LiveGuest  # noqa: E402
+from second_client import Poller  # noqa: E402
 from testlib import read_guest_env, run_per_guest  # noqa: E402
 
 VMID = 105
@@ -82,29 +83,6 @@ def _closed():
     raise RuntimeError("QEMU closed the guest agent's socket")
 
 
-class Pinger(threading.Thread):
-    """Pings the guest agent every 100 ms until stopped; records each exchange's time."""
-
-    def __init__(self, path):
-        super().__init__(daemon=True)
-        self.path, self.waits, self.failures = path, [], []
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            start = time.monotonic()
-            try:
-                qga(self.path, "guest-ping")
-                self.waits.append(time.monotonic() - start)
-            except (OSError, RuntimeError, ValueError) as e:
-                self.failures.append(str(e))
-            self.done.wait(0.1)
-
-    def stop(self):
-        self.done.set()
-        self.join(60)
-
-
 def wait_agent(guest, path):
     start = time.monotonic()
     last = None
@@ -149,13 +127,17 @@ def run_checks(results, tools, guest, guest_dir, root, victim):
     env = {"VMI_HOST_ROOT": root}
     common = ["--sysmap", os.path.join(guest_dir, "kallsyms"), "--btf", os.path.join(guest_dir, "vmlinuz")]
     what = f"Proxmox VM {VMID} ('files01')"
-    pinger = Pinger(os.path.join(root, f"var/run/qemu-server/{VMID}.qga"))
+    # Proxmox's daemons use the VM's sockets all day: a second client on each, every 100 ms.
+    pinger = Poller(lambda: qga(os.path.join(root, f"var/run/qemu-server/{VMID}.qga"), "guest-ping"))
+    qmp_poller = Poller(lambda: guest.qmp("query-status"))
     pinger.start()
+    qmp_poller.start()
     try:
         rc, out, err = tools.run("vmi-ps", "files01", "--check", "--agent", "--format", "json", "-v", *common,
                                  env=env, timeout=600)
     finally:
         pinger.stop()
+        qmp_poller.stop()
     rows = json.loads(out) if rc in (0, 1) and out.strip() else None
     results.check(rc == 1 and rows is not None and [r["pid"] for r in rows] == [victim]
                   and rows[0]["missed_by"] == ["guest"],
@@ -163,12 +145,15 @@ def run_checks(results, tools, guest, guest_dir, root, victim):
                   "missed by the guest's own list only", f"rc={rc} {out[:2000]} {err[-2000:]}")
     results.check(f"processes from the guest agent of {what}" in err and "libvirt domain" not in err,
                   f"{what}: -v says how many processes its guest agent listed, and no libvirt was asked", err[-1500:])
-    waits = sorted(pinger.waits)
-    print(f"# a second client's guest-ping every 100 ms during the check: {len(waits)} answered, longest "
-          f"{waits[-1] if waits else 0:.3f} s, median {waits[len(waits) // 2] if waits else 0:.3f} s")
-    results.check(len(waits) >= 3 and not pinger.failures,
+    print(f"# a second client's guest-ping every 100 ms during the check: {pinger.summary()}")
+    print(f"# a second client's QMP query-status every 100 ms during the check: {qmp_poller.summary()}")
+    results.check(len(pinger.waits) >= 3 and not pinger.failures,
                   f"{what}: a second client pinging the agent every 100 ms meanwhile was answered every time "
-                  f"({len(waits)} pings)", f"failures: {pinger.failures[:5]}")
+                  f"({len(pinger.waits)} pings)", f"failures: {pinger.failures[:5]}")
+    results.check(len(qmp_poller.waits) >= 3 and not qmp_poller.failures,
+                  f"{what}: a second client asking the QMP socket (QEMU serves one client at a time) for the VM's "
+                  f"status every 100 ms meanwhile was answered every time ({len(qmp_poller.waits)} asks)",
+                  f"failures: {qmp_poller.failures[:5]}")
 
     rc, out, err = tools.run("vmi-ps", "--check", "--agent", "--all-domains", "--backend", "proxmox", *common,
                              env=env, timeout=600)
