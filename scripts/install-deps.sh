@@ -42,6 +42,8 @@ if [ "$mode" = --test ]; then
     packages+=(debootstrap)
     # promtool (package prometheus) checks the --prometheus textfile (tests/real/test_check_metrics.py).
     packages+=(prometheus)
+    # ... and Prometheus's Python client parses it (for Debian's python3).
+    packages+=(python3-prometheus-client)
     # systemd-analyze verify checks the shipped units (tests/style/check-units.sh).
     packages+=(systemd)
     # Node.js and npm check the Kubernetes manifests (tests/manifests/check-manifests.sh).

@@ -3,7 +3,9 @@
 
 vmi-ps, vmi-lsmod and vmi-hooks --check write into one file, each its own
 series. Checked against sources that are not the tool:
-- the file passes `promtool check metrics` (Prometheus's own linter);
+- the file passes `promtool check metrics` (Prometheus's own linter), and
+  the Python client's text parser (python3-prometheus-client) reads the same
+  samples from it;
 - what each check found is what the guest's builder hid: one process in
   amd64-hide-tasklist (GUEST_HIDDEN_PID), one module in amd64-hide-modsysfs
   (GUEST_HIDDEN_MODULE), one patched call in amd64-hooks' dispatch stage,
@@ -13,6 +15,7 @@ series. Checked against sources that are not the tool:
 - checks run side by side into the same file lose nothing (the file lock);
 - an unwritable file fails the tool (exit 2, one line) after its result.
 """
+import json
 import os
 import re
 import shutil
@@ -39,10 +42,31 @@ def series(path):
     return found
 
 
+# Debian's python3-prometheus-client (for Debian's own python3): its text parser's samples.
+CLIENT_PARSE = """
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+samples = []
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        samples.append([s.name, s.labels.get("domain"), s.labels.get("check"), s.value, family.type])
+print(json.dumps(samples))
+"""
+
+
 def promtool(results, path, what):
+    """Prometheus's own linter accepts the file, and the Python client's text parser reads
+    the same samples as this test's own reading of it, each family typed gauge."""
     proc = subprocess.run(["promtool", "check", "metrics"], stdin=open(path, "rb"), capture_output=True)
     results.check(proc.returncode == 0, f"promtool check metrics accepts the textfile {what}",
                   proc.stdout.decode() + proc.stderr.decode())
+    proc = subprocess.run(["/usr/bin/python3", "-c", CLIENT_PARSE], stdin=open(path, "rb"), capture_output=True)
+    parsed = json.loads(proc.stdout) if proc.returncode == 0 else []
+    ours = series(path)
+    theirs = {(name, domain, check): value for name, domain, check, value, _ in parsed}
+    results.check(proc.returncode == 0 and theirs == ours and all(p[4] == "gauge" for p in parsed),
+                  f"prometheus_client's text parser reads the textfile {what}: the same {len(ours)} samples, gauges",
+                  proc.stderr.decode()[-1500:] + f"\nparser: {sorted(theirs.items())[:6]}\nours: {sorted(ours.items())[:6]}")
 
 
 def main():
