@@ -1,8 +1,9 @@
 #pragma once
 // --all-domains of the check modes: the same check on every running VM of
-// the host (HostVms: libvirt, KubeVirt, Proxmox, Xen, bare QEMU), one JSON object a line ({"domain", the check's fields,
-// "exit"}); a domain that cannot be checked is a line with its error
-// ("error", exit 2) and the others go on.
+// the host (HostVms: libvirt, KubeVirt, Proxmox, Xen, bare QEMU), one JSON
+// object a line ({"domain", the check's fields, "exit"}); a domain that
+// cannot be checked is a line with its error ("error", exit 2) and the
+// others go on.
 #include <functional>
 
 #include <nlohmann/json.hpp>
