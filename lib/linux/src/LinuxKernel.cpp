@@ -1,11 +1,13 @@
 #include "vmi/linux/LinuxKernel.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
 
 #include <fmt/ranges.h>
 
+#include "GivenFilesCache.hpp"
 #include "KernelBuildCache.hpp"
 #include "KernelProfiles.hpp"
 #include "RamLayoutCheck.hpp"
@@ -63,7 +65,7 @@ LinuxKernel::LinuxKernel(MemorySource* memory, LinuxSettings settings) : memory_
     }
 }
 
-LinuxKernel::~LinuxKernel() = default;
+LinuxKernel::~LinuxKernel() { store_given_files(); }
 
 MemorySource& LinuxKernel::memory()
 {
@@ -80,16 +82,17 @@ void LinuxKernel::attach()
     attached_ = true;
 }
 
-// Whether the layout is the kernel's own (BTF in its memory), untouched by
-// config keys: what a cache entry may hold and give back.
-bool LinuxKernel::layout_is_the_kernels_own() const
+bool LinuxKernel::config_sets_layout() const
 {
-    if (!btf_path_.empty()) return false;
     if (const ConfigEntry* entry = this->entry())
         for (const LayoutFieldSpec& field : linux_layout_fields())
-            if (entry->number(field.key)) return false;
-    return true;
+            if (entry->number(field.key)) return true;
+    return false;
 }
+
+// Whether the layout is the kernel's own (BTF in its memory), untouched by
+// config keys: what a cache entry may hold and give back.
+bool LinuxKernel::layout_is_the_kernels_own() const { return btf_path_.empty() && !config_sets_layout(); }
 
 // After a zero-configuration attach that had to scan: keep what was found
 // for the next run on this kernel build (see KernelBuildCache.hpp).
@@ -165,12 +168,24 @@ const LinuxLayout& LinuxKernel::layout()
         if (layout_) diag::note("structure offsets: from the kernel build cache");
         stale = !layout_;
     }
+    // A BTF file given: its layout as a run with the same files resolved it.
+    bool from_btf_file = !btf_path_.empty() && !config_sets_layout() && !profile_;
+    if (!layout_ && from_btf_file) {
+        if (GivenFilesEntry* cached = given_files(); cached && !cached->layout.empty()) {
+            layout_ = LinuxLayout::deserialize(cached->layout, " (cached)");
+            if (layout_) diag::note("structure offsets: from the cache of given files {}", cached->path);
+        }
+    }
     if (!layout_) {
         const KernelBtf* types = btf();
         layout_ = LinuxLayout::resolve(entry(), types, profile_ ? &profile_->offsets : nullptr,
                                        profile_ ? "profile " + profile_->release : std::string());
         // A cache entry written for other fields (an older vmitools) gets this layout.
         if (stale && types && source_ == SymbolSource::Kallsyms) write_kernel_build_cache();
+        if (from_btf_file && types) {
+            file_layout_ = layout_->serialize();
+            given_files_changed_ = true;
+        }
     }
     return *layout_;
 }
@@ -198,6 +213,7 @@ const SymbolTable& LinuxKernel::symbols()
     // with it any KASLR slide) has been found.
     if (memory_ && !kernel_) locate_kernel();
     choose_symbols();
+    if (!symbols_ && source_ == SymbolSource::File) load_symbol_file();
     if (!symbols_ && source_ == SymbolSource::Kallsyms) {
         symbols_ = kallsyms_reader().table(KALLSYMS_ORIGIN);
         if (slide_ != 0) symbols_->relocate(slide_);
@@ -210,6 +226,7 @@ const Symbol* LinuxKernel::find_symbol(std::string_view name)
 {
     if (memory_ && !kernel_) locate_kernel();
     choose_symbols();
+    if (source_ == SymbolSource::File) return find_file_symbol(name);
     if (symbols_) return symbols_->find(name);
     if (const Symbol* symbol = kallsyms_essentials_->find(name)) return symbol;
     if (auto it = looked_up_.find(name); it != looked_up_.end()) return &it->second;
@@ -224,20 +241,120 @@ const Symbol& LinuxKernel::require_symbol(std::string_view name)
 {
     if (const Symbol* symbol = find_symbol(name)) return *symbol;
     fail("symbol '{}' not found in {}", name,
-         source_ == SymbolSource::Kallsyms ? std::string(KALLSYMS_ORIGIN) : symbols_->origin());
+         source_ == SymbolSource::Kallsyms ? std::string(KALLSYMS_ORIGIN)
+         : source_ == SymbolSource::File   ? sysmap_path_
+                                           : symbols_->origin());
+}
+
+const Symbol* LinuxKernel::find_file_symbol(std::string_view name)
+{
+    if (!symbols_) {
+        // The given-files cache: what it keeps, and what it knows is not there.
+        if (const Symbol* symbol = kallsyms_essentials_->find(name)) return symbol;
+        if (auto known = file_names_.find(name); known != file_names_.end() && !known->second) return nullptr;
+        load_symbol_file();
+    }
+    const Symbol* symbol = symbols_->find(name);
+    learn_file_symbol(name, symbol);
+    return symbol;
+}
+
+void LinuxKernel::load_symbol_file()
+{
+    symbols_ = SymbolTable::load(sysmap_path_);
+    diag::note("symbols: {} from {}", symbols_->size(), sysmap_path_);
+    if (configured_slide_) {
+        symbols_->relocate(*configured_slide_);
+        diag::note("symbols relocated by linux_kaslr = {:#x}", static_cast<std::uint64_t>(*configured_slide_));
+    }
+    if (slide_ != 0) symbols_->relocate(slide_); // the kernel was found before the file was needed
+}
+
+void LinuxKernel::learn_file_symbol(std::string_view name, const Symbol* found)
+{
+    // Names the entry can hold: no spaces or control bytes (vmi-ksym asks for any).
+    if (name.empty() || name.size() > SymbolTable::MAX_NAME_LENGTH || std::any_of(name.begin(), name.end(), [](char c) {
+            return static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f;
+        }))
+        return;
+    if (file_names_.contains(name)) return;
+    std::optional<Symbol> kept;
+    if (found) {
+        kept = *found;
+        kept->address = found->address - static_cast<std::uint64_t>(configured_slide_.value_or(0) + slide_);
+    }
+    file_names_.emplace(std::string(name), kept);
+    given_files_changed_ = true;
+}
+
+GivenFilesEntry* LinuxKernel::given_files()
+{
+    if (given_files_looked_for_) return given_files_.get();
+    given_files_looked_for_ = true;
+    if (sysmap_path_.empty() && btf_path_.empty()) return nullptr;
+    std::optional<std::string> key = given_files_key(sysmap_path_, btf_path_);
+    if (!key) return nullptr;
+    given_files_key_ = *key;
+    if (std::optional<GivenFilesEntry> entry = find_given_files_entry(*key))
+        given_files_ = std::make_unique<GivenFilesEntry>(std::move(*entry));
+    return given_files_.get();
+}
+
+// The symbol file's entry in the given-files cache, when it knows every
+// essential symbol (found or absent): those, without parsing the file.
+bool LinuxKernel::choose_given_files_cache()
+{
+    const GivenFilesEntry* cached = given_files();
+    if (!cached || cached->symbols.empty()) return false;
+    SymbolTableBuilder builder;
+    std::map<std::string, std::optional<Symbol>, std::less<>> names;
+    try {
+        for (const CachedSymbol& symbol : cached->symbols) {
+            builder.add(symbol.address, symbol.type, symbol.name);
+            names[symbol.name] = Symbol{symbol.address, symbol.type, {}, {}};
+        }
+    } catch (const Error&) {
+        return false; // not an entry we wrote
+    }
+    for (const std::string& name : cached->absent) names.try_emplace(name, std::nullopt);
+    for (std::string_view name : ESSENTIAL_SYMBOLS)
+        if (!names.contains(name)) return false; // written by a run that did not need them all
+    kallsyms_essentials_ = builder.build(sysmap_path_);
+    if (configured_slide_) kallsyms_essentials_->relocate(*configured_slide_);
+    file_names_ = std::move(names);
+    diag::note("symbols: {} of {} from the cache of given files {}", cached->symbols.size(), sysmap_path_,
+               cached->path);
+    return true;
+}
+
+// After a run with given files: what it learned of them, for the next run
+// (GivenFilesCache.hpp). Never an error: a cache is not worth one.
+void LinuxKernel::store_given_files() noexcept
+{
+    try {
+        if (!given_files_changed_ || given_files_key_.empty()) return;
+        // The entry answers the locator's and the tools' first questions.
+        if (symbols_ && source_ == SymbolSource::File)
+            for (std::string_view name : ESSENTIAL_SYMBOLS) learn_file_symbol(name, symbols_->find(name));
+        GivenFilesEntry entry;
+        for (const auto& [name, symbol] : file_names_) {
+            if (symbol) entry.symbols.push_back({name, symbol->address, symbol->type});
+            else entry.absent.push_back(name);
+        }
+        entry.layout = !file_layout_.empty() ? file_layout_ : given_files_ ? given_files_->layout : std::string();
+        if (std::optional<std::string> path = store_given_files_entry(given_files_key_, entry, sysmap_path_, btf_path_))
+            diag::note("given files cached in {}", *path);
+    } catch (...) {
+        // a full disk or a failed allocation: the next run parses the files again
+    }
 }
 
 void LinuxKernel::choose_symbols()
 {
     if (source_ != SymbolSource::None) return;
     if (!sysmap_path_.empty()) {
-        symbols_ = SymbolTable::load(sysmap_path_);
-        diag::note("symbols: {} from {}", symbols_->size(), sysmap_path_);
-        if (configured_slide_) {
-            symbols_->relocate(*configured_slide_);
-            diag::note("symbols relocated by linux_kaslr = {:#x}", static_cast<std::uint64_t>(*configured_slide_));
-        }
         source_ = SymbolSource::File;
+        if (!choose_given_files_cache()) load_symbol_file();
         return;
     }
     if (!memory_)
@@ -333,7 +450,8 @@ KallsymsReader& LinuxKernel::kallsyms_reader()
 SymbolTable& LinuxKernel::locator_symbols()
 {
     choose_symbols();
-    return source_ == SymbolSource::Kallsyms ? *kallsyms_essentials_ : *symbols_;
+    bool essentials = source_ == SymbolSource::Kallsyms || (source_ == SymbolSource::File && kallsyms_essentials_);
+    return essentials ? *kallsyms_essentials_ : *symbols_;
 }
 
 AddressSpace& LinuxKernel::kernel_space()
@@ -412,6 +530,8 @@ void LinuxKernel::locate_kernel()
         slide_ = found.slide;
         if (found.slide != 0) {
             locator_symbols().relocate(found.slide);
+            // The symbol file, when it was parsed besides the given-files cache's essentials.
+            if (source_ == SymbolSource::File && kallsyms_essentials_ && symbols_) symbols_->relocate(found.slide);
             diag::note("symbols relocated by the KASLR slide {:#x}", static_cast<std::uint64_t>(found.slide));
         }
     }

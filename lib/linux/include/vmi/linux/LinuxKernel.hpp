@@ -30,6 +30,7 @@
 namespace vmi {
 
 class KernelBtf;
+struct GivenFilesEntry;
 
 // A matched kernel profile's release and offsets (see KernelProfiles.hpp).
 struct KernelProfileOffsets {
@@ -126,12 +127,25 @@ private:
     bool choose_cached_kernel_build();
     KallsymsReader& kallsyms_reader(); // the tables read (and checked) on first use
     bool layout_is_the_kernels_own() const;
+    // Whether the config entry sets any structure offset.
+    bool config_sets_layout() const;
     void remember_kernel_build();
     // Writes the kernel build's cache entry (its essential symbols and layout).
     void write_kernel_build_cache();
     // The table the locator checks: the whole one, or the few symbols it and
-    // the tools need, looked up in the guest's kallsyms tables.
+    // the tools need, looked up in the guest's kallsyms tables or kept from
+    // the symbol file by the given-files cache.
     SymbolTable& locator_symbols();
+    // The symbol file (--sysmap), parsed whole, at the slide known so far.
+    void load_symbol_file();
+    // The given-files cache (GivenFilesCache.hpp): its entry for these files,
+    // read once; the symbols it keeps as the essentials when it has them all.
+    GivenFilesEntry* given_files();
+    bool choose_given_files_cache();
+    const Symbol* find_file_symbol(std::string_view name);
+    // A name looked up in the symbol file, found or not, for the entry.
+    void learn_file_symbol(std::string_view name, const Symbol* found);
+    void store_given_files() noexcept;
     // The layout as far as it is known without the kernel located: the
     // config, a BTF file and a profile (the locator's init_task anchor;
     // BTF in guest memory needs the kernel found first).
@@ -156,16 +170,26 @@ private:
     std::optional<std::int64_t> configured_slide_;
     std::int64_t slide_ = 0;
     SymbolSource source_ = SymbolSource::None;
-    std::optional<SymbolTable> symbols_;                   // the whole table (decoded on demand from kallsyms)
-    std::unique_ptr<KallsymsReader> kallsyms_;             // the guest's own tables, when they are the source
-    std::unique_ptr<KallsymsReader> text_kallsyms_;        // tables of text symbols only, while a profile is matched
-    std::optional<SymbolTable> kallsyms_essentials_;       // the symbols the locator and the tools use
+    std::optional<SymbolTable> symbols_;            // the whole table (decoded on demand from kallsyms)
+    std::unique_ptr<KallsymsReader> kallsyms_;      // the guest's own tables, when they are the source
+    std::unique_ptr<KallsymsReader> text_kallsyms_; // tables of text symbols only, while a profile is matched
+    std::optional<SymbolTable>
+        kallsyms_essentials_; // the symbols the locator and the tools use (kallsyms, or cached from a file)
     std::map<std::string, Symbol, std::less<>> looked_up_; // further find_symbol answers (names view the keys)
     KallsymsLocation kallsyms_location_;                   // when the source is Kallsyms
     bool from_cache_ = false;
     bool attached_ = false;     // attach() ran to its end: a second call does nothing
     bool scan_all_ram_ = false; // the kallsyms search goes on past unplaced tables
     std::optional<std::string> cached_layout_;
+    // The given-files cache: its key and entry (null: none, or not looked for
+    // yet), the names it knows (nullopt: absent from the file; addresses as
+    // the file has them), and whether this run taught it something.
+    bool given_files_looked_for_ = false;
+    std::string given_files_key_;
+    std::unique_ptr<GivenFilesEntry> given_files_;
+    std::map<std::string, std::optional<Symbol>, std::less<>> file_names_;
+    std::string file_layout_;
+    bool given_files_changed_ = false;
     std::optional<KernelProfileOffsets> profile_;
     bool btf_looked_for_ = false;
     std::unique_ptr<AddressSpace> kernel_;
