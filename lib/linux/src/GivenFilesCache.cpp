@@ -13,7 +13,6 @@
 
 #include "vmi/base/AtomicFileWrite.hpp"
 #include "vmi/base/Fnv1a.hpp"
-#include "vmi/base/NumberParser.hpp"
 #include "vmi/symbols/SymbolTable.hpp"
 
 namespace vmi {
@@ -50,12 +49,6 @@ bool add_file_identity(Fnv1a& hash, const std::string& path)
     return ok;
 }
 
-std::optional<std::uint64_t> parse_hex(std::string_view word)
-{
-    if (!word.starts_with("0x")) return std::nullopt;
-    return try_parse_u64(word).value;
-}
-
 std::optional<GivenFilesEntry> parse_entry(std::string_view text, const std::string& path)
 {
     if (!text.starts_with(MAGIC) || text.size() <= MAGIC.size() || text[MAGIC.size()] != '\n') return std::nullopt;
@@ -72,15 +65,9 @@ std::optional<GivenFilesEntry> parse_entry(std::string_view text, const std::str
         if (a == std::string_view::npos) return std::nullopt;
         std::string_view kind = line.substr(0, a), rest = line.substr(a + 1);
         if (kind == "symbol") {
-            // "symbol NAME 0xADDRESS T"
-            std::size_t b = rest.find(' ');
-            std::size_t c = b == std::string_view::npos ? b : rest.find(' ', b + 1);
-            if (c == std::string_view::npos || c + 2 != rest.size() || entry.symbols.size() >= MAX_NAMES)
-                return std::nullopt;
-            std::optional<std::uint64_t> address = parse_hex(rest.substr(b + 1, c - b - 1));
-            std::string_view name = rest.substr(0, b);
-            if (!address || name.empty() || name.size() > SymbolTable::MAX_NAME_LENGTH) return std::nullopt;
-            entry.symbols.push_back({std::string(name), *address, rest.back()});
+            std::optional<CachedSymbol> symbol = parse_cached_symbol(rest);
+            if (!symbol || entry.symbols.size() >= MAX_NAMES) return std::nullopt;
+            entry.symbols.push_back(std::move(*symbol));
         } else if (kind == "absent") {
             if (rest.empty() || rest.size() > SymbolTable::MAX_NAME_LENGTH || entry.absent.size() >= MAX_NAMES)
                 return std::nullopt;
@@ -135,16 +122,9 @@ std::optional<std::string> store_given_files_entry(const std::string& key, const
     std::string text = std::string(MAGIC) + "\n";
     text += "file " + printable(sysmap) + "\n";
     if (!btf.empty()) text += "file " + printable(btf) + "\n";
-    for (const CachedSymbol& symbol : entry.symbols)
-        text += fmt::format("symbol {} {:#x} {}\n", symbol.name, symbol.address, symbol.type);
+    for (const CachedSymbol& symbol : entry.symbols) text += cached_symbol_line(symbol);
     for (const std::string& name : entry.absent) text += fmt::format("absent {}\n", name);
-    std::string_view layout = entry.layout;
-    while (!layout.empty()) {
-        std::size_t end = layout.find('\n');
-        text += fmt::format("layout {}\n", layout.substr(0, end));
-        if (end == std::string_view::npos) break;
-        layout.remove_prefix(end + 1);
-    }
+    text += prefixed_lines("layout", entry.layout);
     text += "end\n";
     std::string path = fmt::format("{}/{}.files", dir, key);
     if (!write_file_atomically(path, text)) return std::nullopt;

@@ -124,14 +124,9 @@ std::optional<CachedKernelBuild> parse_entry(std::string_view text, const std::s
                 return std::nullopt;
             ++fields;
         } else if (kind == "symbol" && b != std::string_view::npos) {
-            // "symbol NAME 0xADDRESS T"
-            std::size_t c = line.find(' ', b + 1);
-            if (c == std::string_view::npos || c + 2 != line.size() || entry.symbols.size() >= MAX_CACHED_SYMBOLS)
-                return std::nullopt;
-            std::optional<std::uint64_t> address = parse_hex(line.substr(b + 1, c - b - 1));
-            std::string_view name = line.substr(a + 1, b - a - 1);
-            if (!address || name.empty() || name.size() > SymbolTable::MAX_NAME_LENGTH) return std::nullopt;
-            entry.symbols.push_back({std::string(name), *address, line.back()});
+            std::optional<CachedSymbol> symbol = parse_cached_symbol(line.substr(a + 1));
+            if (!symbol || entry.symbols.size() >= MAX_CACHED_SYMBOLS) return std::nullopt;
+            entry.symbols.push_back(std::move(*symbol));
         } else if (kind == "layout" && a != std::string_view::npos) {
             entry.layout += std::string(line.substr(a + 1)) + "\n";
         } else if (kind == "banner") {
@@ -174,6 +169,34 @@ bool holds_tables(MemorySource& memory, const KallsymsLocation& l)
 
 } // namespace
 
+std::string cached_symbol_line(const CachedSymbol& symbol)
+{
+    return fmt::format("symbol {} {:#x} {}\n", symbol.name, symbol.address, symbol.type);
+}
+
+std::optional<CachedSymbol> parse_cached_symbol(std::string_view words)
+{
+    std::size_t a = words.find(' ');
+    std::size_t b = a == std::string_view::npos ? a : words.find(' ', a + 1);
+    if (b == std::string_view::npos || b + 2 != words.size()) return std::nullopt;
+    std::optional<std::uint64_t> address = parse_hex(words.substr(a + 1, b - a - 1));
+    std::string_view name = words.substr(0, a);
+    if (!address || name.empty() || name.size() > SymbolTable::MAX_NAME_LENGTH) return std::nullopt;
+    return CachedSymbol{std::string(name), *address, words.back()};
+}
+
+std::string prefixed_lines(std::string_view prefix, std::string_view text)
+{
+    std::string lines;
+    while (!text.empty()) {
+        std::size_t end = text.find('\n');
+        lines += fmt::format("{} {}\n", prefix, text.substr(0, end));
+        if (end == std::string_view::npos) break;
+        text.remove_prefix(end + 1);
+    }
+    return lines;
+}
+
 std::string kernel_build_cache_directory() { return cache_directory("kernels", "VMI_KERNEL_CACHE"); }
 
 std::optional<CachedKernelBuild> find_cached_kernel_build(MemorySource& memory)
@@ -209,15 +232,8 @@ std::optional<std::string> store_kernel_build(const CachedKernelBuild& entry, st
         if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
     text += "banner " + shown + "\n";
     text += serialize_location(entry.location);
-    for (const CachedSymbol& symbol : entry.symbols)
-        text += fmt::format("symbol {} {:#x} {}\n", symbol.name, symbol.address, symbol.type);
-    std::string_view layout = entry.layout;
-    while (!layout.empty()) {
-        std::size_t end = layout.find('\n');
-        text += fmt::format("layout {}\n", layout.substr(0, end));
-        if (end == std::string_view::npos) break;
-        layout.remove_prefix(end + 1);
-    }
+    for (const CachedSymbol& symbol : entry.symbols) text += cached_symbol_line(symbol);
+    text += prefixed_lines("layout", entry.layout);
     text += "end\n";
 
     std::string path = fmt::format("{}/{:016x}-{:016x}.kernel", dir, entry.location.fingerprint, fnv1a(banner));

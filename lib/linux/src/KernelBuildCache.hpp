@@ -36,6 +36,15 @@ struct CachedKernelBuild {
     std::string path;   // where it was read from or written to
 };
 
+// The lines this cache's entries and the given-files cache's share:
+// "symbol NAME 0xADDRESS T", and a text whose every line is prefixed with a
+// word ("layout ...").
+std::string cached_symbol_line(const CachedSymbol& symbol);
+// The symbol of a line's "NAME 0xADDRESS T" (after "symbol "); nullopt when
+// it is not one we wrote.
+std::optional<CachedSymbol> parse_cached_symbol(std::string_view words);
+std::string prefixed_lines(std::string_view prefix, std::string_view text);
+
 // $VMI_CACHE_DIR/kernels, else $XDG_CACHE_HOME/vmitools/kernels, else
 // ~/.cache/vmitools/kernels; empty when VMI_KERNEL_CACHE=0 or no home is known.
 std::string kernel_build_cache_directory();
