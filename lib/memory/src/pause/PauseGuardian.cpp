@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,11 +18,20 @@
 namespace vmi {
 namespace {
 
+// How long the tool waits for its guardian to leave its process group.
+constexpr int START_MS = 5000;
+
 // The guardian's life, in the forked child: only async-signal-safe calls
 // (the parent may have had threads). Never returns.
-[[noreturn]] void guard(int words, MemorySource& memory, const PauseLock* lock, const std::string& message) noexcept
+[[noreturn]] void guard(int words, int started, MemorySource& memory, const PauseLock* lock,
+                        const std::string& message) noexcept
 {
     ::setsid();
+    // Out of the tool's process group now: a kill of that group no longer
+    // reaches this process. The tool waits for this word before it pauses.
+    char word = 'S';
+    while (::write(started, &word, 1) < 0 && errno == EINTR) {}
+    ::close(started);
     // What the tool held back or handled means nothing here; what would end
     // the tool from its terminal or its group must not end the guardian.
     struct sigaction action {};
@@ -46,7 +56,6 @@ namespace {
 
     char last = 'R';
     for (;;) {
-        char word = 0;
         ssize_t n = ::read(words, &word, 1);
         if (n == 1) {
             last = word;
@@ -67,25 +76,49 @@ namespace {
 
 PauseGuardian::PauseGuardian(MemorySource& memory, const PauseLock* lock) : lock_(lock)
 {
-    int ends[2] = {-1, -1};
+    int ends[2] = {-1, -1}, started[2] = {-1, -1};
     if (::pipe2(ends, O_CLOEXEC) != 0) fail("cannot make the pause guardian's pipe: {}", std::strerror(errno));
+    if (::pipe2(started, O_CLOEXEC) != 0) {
+        int err = errno;
+        ::close(ends[0]);
+        ::close(ends[1]);
+        fail("cannot make the pause guardian's pipe: {}", std::strerror(err));
+    }
     // Made before the fork: the child may not allocate.
     std::string message = fmt::format("{}: pid {} ended with the guest paused: its guardian resumes the guest\n",
                                       diag::program(), ::getpid());
     pid_t child = ::_Fork();
     if (child < 0) {
         int err = errno;
-        ::close(ends[0]);
-        ::close(ends[1]);
+        for (int fd : {ends[0], ends[1], started[0], started[1]}) ::close(fd);
         fail("cannot start the pause guardian: {}", std::strerror(err));
     }
     if (child == 0) {
         ::close(ends[1]);
-        guard(ends[0], memory, lock, message);
+        ::close(started[0]);
+        guard(ends[0], started[1], memory, lock, message);
     }
     ::close(ends[0]);
+    ::close(started[1]);
     pipe_ = ends[1];
     pid_ = child;
+    // Until the child has left the tool's process group (setsid), a kill of
+    // that group, which is how a shell or a supervisor ends the tool, would
+    // end the guardian with it: no pause before it says so.
+    char word = 0;
+    pollfd ready{started[0], POLLIN, 0};
+    int polled = 0;
+    do polled = ::poll(&ready, 1, START_MS);
+    while (polled < 0 && errno == EINTR);
+    ssize_t got = polled > 0 ? ::read(started[0], &word, 1) : 0;
+    ::close(started[0]);
+    if (got != 1) {
+        ::close(pipe_);
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {}
+        fail("the pause guardian did not start within {} ms (pid {}): not pausing without it", START_MS, pid_);
+    }
     diag::note("pause guardian started (pid {})", pid_);
 }
 

@@ -5,7 +5,9 @@
 //
 // It is forked before the pause, in a session of its own (a kill of the
 // tool's process group or a Ctrl-C at its terminal does not reach it), with
-// the tool's terminal signals ignored. It waits on a pipe whose only writer
+// the tool's terminal signals ignored. The tool goes on only once the child
+// says it has left the tool's process group: a kill of the group right at
+// the pause once took a guardian that had not run yet along with the tool. It waits on a pipe whose only writer
 // is this process: "P" when the pause request goes out, "R" when the guest
 // runs again or this process is done with the pause. When the pipe closes
 // while the last word was "P" (this process died), it resumes the guest by
