@@ -15,7 +15,10 @@ systemd's documentation), not by anything of ours. Checked:
 - --journal auto sends only when $JOURNAL_STREAM names the tool's stdout or
   stderr, as under a systemd unit;
 - with no journal to take them, --journal yes fails (exit 2, one line) after
-  the check's own output; a bad --journal value is one line, exit 2.
+  the check's own output; a bad --journal value is one line, exit 2;
+- then systemd's own journald, started by hand in the same namespace, takes
+  vmi-ps's and vmi-hooks' entries, and `journalctl -o json` shows each with
+  its MESSAGE_ID, PRIORITY and VMI_ fields.
 """
 import json
 import os
@@ -25,6 +28,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -145,7 +149,51 @@ def inner(args):
     rc, out, err = tools.run("vmi-lsmod", "--image", module, "--check", "--journal", "maybe")
     results.check(rc == 2 and out == "" and len(err.strip().splitlines()) == 1 and "maybe" in err,
                   "--journal maybe: one line naming the value, exit 2", f"rc={rc}\n{out}\n{err}")
+
+    check_real_journald(results, tools, args, task, victim, hook)
     return results.finish()
+
+
+def check_real_journald(results, tools, args, task, victim, hook):
+    """systemd's own journald, started by hand in this namespace (PID 1 here is not
+    systemd), takes the entries, and journalctl -o json shows their fields."""
+    journald = "/lib/systemd/systemd-journald"
+    if not os.path.exists(journald) or shutil.which("journalctl") is None:
+        results.check(False, "systemd-journald and journalctl installed (package systemd, install-deps.sh --test)")
+        return
+    if os.path.isdir("/var/log/journal"):   # no persistent journal of the host's touched
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/var/log/journal"], check=True)
+    log = open(os.path.join(args.scratch, "journald.log"), "w")
+    daemon = subprocess.Popen([journald], stdout=log, stderr=log)
+    try:
+        for _ in range(100):
+            if os.path.exists(SOCKET):
+                break
+            time.sleep(0.1)
+        rc_ps, _, err_ps = tools.run("vmi-ps", "--image", task, "--check", "--journal", "yes")
+        rc_hooks, _, err_hooks = tools.run("vmi-hooks", "--image", hook, "--check", "--journal", "yes")
+        entries, deadline = [], time.time() + 10
+        while time.time() < deadline:
+            shown = subprocess.run(["journalctl", "-D", "/run/log/journal", "-o", "json", "--no-pager"],
+                                   capture_output=True, text=True)
+            entries = [e for e in (json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{"))
+                       if "VMI_CHECK" in e]
+            if len(entries) >= 2:
+                break
+            time.sleep(0.2)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+        log.close()
+    by_check = {e["VMI_CHECK"]: e for e in entries}
+    ps, hooks = by_check.get("processes", {}), by_check.get("hooks", {})
+    results.check(rc_ps == 1 and rc_hooks == 1 and len(entries) == 2 and ps.get("MESSAGE_ID") == HIDDEN_PROCESS
+                  and ps.get("PRIORITY") == "4" and ps.get("VMI_PID") == victim and ps.get("VMI_DOMAIN") == task
+                  and ps.get("SYSLOG_IDENTIFIER") == "vmi-ps" and hooks.get("MESSAGE_ID") == KERNEL_HOOK
+                  and hooks.get("VMI_MODULE") == "vmihide" and hooks.get("VMI_HOOKED") == "__x64_sys_getdents64",
+                  "systemd-journald takes the entries and journalctl -o json shows them: the hidden process "
+                  f"({victim}) and the ftrace hook, each with its MESSAGE_ID, PRIORITY and VMI_ fields",
+                  f"{json.dumps(entries, indent=1)[:3000]}\n{err_ps[-500:]}\n{err_hooks[-500:]}")
 
 
 def main():
