@@ -204,10 +204,10 @@ int main(int argc, char** argv)
                          "of a hidden module or of no module; an IPMODIFY ftrace callback outside the kernel's text; "
                          "a fake kworker), exit 1 if there are any");
             app.add_flag("--all", options.all, "With --check: every hook point's rows, findings or not");
-            app.add_flag(
-                "--all-domains", options.all_domains,
-                "With --check: check every running VM of the host (libvirt domains of --uri, Proxmox VMs), one JSON "
-                "object a line");
+            app.add_flag("--all-domains", options.all_domains,
+                         "With --check: check every running VM of the host (libvirt domains of --uri, KubeVirt, "
+                         "Proxmox and Xen VMs, QEMUs no manager owns; --backend picks one kind), one JSON "
+                         "object a line");
             app.add_option("--allow", options.allow,
                            "A listed module whose hooks the admin knows: its rows are no findings (repeatable; a "
                            "hidden module's always are)")

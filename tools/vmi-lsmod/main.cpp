@@ -90,11 +90,11 @@ int main(int argc, char** argv)
                          "are any (columns: name, "
                          "module, state, hidden, modules, sysfs, mod_tree, scan, seen_by, missed_by, meaning)");
             app.add_flag("--all", options.check_options.all, "With --check: every module, one column per view");
-            app.add_flag(
-                "--all-domains", options.check_options.all_domains,
-                "With --check: every running VM of the host (libvirt domains of --uri, Proxmox VMs), one JSON line "
-                "each ({domain, manager, "
-                "modules, problems, exit} or {domain, error, exit}); exit 1 if any has a finding");
+            app.add_flag("--all-domains", options.check_options.all_domains,
+                         "With --check: every running VM of the host (libvirt domains of --uri, KubeVirt, Proxmox and "
+                         "Xen VMs, QEMUs no manager owns; --backend picks one kind), one JSON line "
+                         "each ({domain, manager, "
+                         "modules, problems, exit} or {domain, error, exit}); exit 1 if any has a finding");
             vmi::add_check_outlet_options(app, options.check_options.outlets);
         },
         [&] { return run(options); });

@@ -155,11 +155,11 @@ int main(int argc, char** argv)
                 "if there are any (columns: pid, tid, name, task, hidden, tasks, pid_table, children, "
                 "threads, runqueue, scan, guest, seen_by, missed_by, meaning)");
             app.add_flag("--all", options.check_options.all, "With --check: every task, one column per view");
-            app.add_flag(
-                "--all-domains", options.check_options.all_domains,
-                "With --check: every running VM of the host (libvirt domains of --uri, Proxmox VMs), one JSON line "
-                "each ({domain, manager, "
-                "tasks, warnings, problems, exit} or {domain, error, exit}); exit 1 if any has a finding");
+            app.add_flag("--all-domains", options.check_options.all_domains,
+                         "With --check: every running VM of the host (libvirt domains of --uri, KubeVirt, Proxmox and "
+                         "Xen VMs, QEMUs no manager owns; --backend picks one kind), one JSON line "
+                         "each ({domain, manager, "
+                         "tasks, warnings, problems, exit} or {domain, error, exit}); exit 1 if any has a finding");
             vmi::add_check_outlet_options(app, options.check_options.outlets);
             app.add_flag("--no-scan", options.check_options.no_scan,
                          "With --check: skip the scan of guest RAM for task_structs (the longest part of a check; a "
