@@ -35,7 +35,7 @@ public:
     xc_interface* xc() const { return handles_.xc(); }
     xenforeignmemory_handle* foreign_memory() const { return handles_.foreign_memory(); }
     // The last message libxenctrl or libxenforeignmemory logged, for an error line.
-    static std::string last_library_error() { return XenHandles::last_library_error(); }
+    std::string last_library_error() const { return XenHandles::last_library_error(); }
 
 private:
     std::uint32_t find_by_name(const std::string& name) const;
