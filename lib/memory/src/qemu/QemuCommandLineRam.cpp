@@ -23,14 +23,6 @@ constexpr std::uint64_t DEFAULT_RAM = 128 * MIB; // QEMU's default for x86 machi
 constexpr std::uint64_t LEGACY_HOLE_START = 0xa0000, LEGACY_HOLE_END = 0x100000;
 
 // Every value of option `name` ("-m" and "--m" alike, "-m=V" too), in order.
-std::vector<std::string> option_values(const std::vector<std::string>& argv, const std::string& name)
-{
-    std::vector<std::string> out;
-    for (std::size_t i = 1; i < argv.size(); ++i)
-        if (std::optional<std::string> value = qemu_option_value(argv, i, name)) out.push_back(std::move(*value));
-    return out;
-}
-
 std::string gib_text(std::uint64_t bytes)
 {
     if (bytes % GIB == 0) return fmt::format("{} GiB", bytes / GIB);
@@ -67,8 +59,8 @@ CommandLineRam ram_layout_on_command_line(const std::vector<std::string>& argv)
     std::string type = "pc";
     std::optional<std::string> below_limit;
     for (const std::string& value : [&] {
-             std::vector<std::string> all = option_values(argv, "machine");
-             for (std::string& m : option_values(argv, "M")) all.push_back(std::move(m));
+             std::vector<std::string> all = qemu_option_values(argv, "machine");
+             for (std::string& m : qemu_option_values(argv, "M")) all.push_back(std::move(m));
              return all;
          }()) {
         std::vector<std::string> parts = qemu_option_parts(value);
@@ -83,21 +75,21 @@ CommandLineRam ram_layout_on_command_line(const std::vector<std::string>& argv)
 
     // The size: -m (MiB by default), or the backend's.
     ram.size = DEFAULT_RAM;
-    for (const std::string& value : option_values(argv, "m")) {
+    for (const std::string& value : qemu_option_values(argv, "m")) {
         std::vector<std::string> parts = qemu_option_parts(value);
         std::optional<std::string> size = qemu_part_value(parts, "size");
         if (!size && !parts[0].empty() && parts[0].find('=') == std::string::npos) size = parts[0];
         if (size) ram.size = parse_qemu_size(*size, MIB);
     }
     std::size_t memdevs = 0;
-    for (const std::string& value : option_values(argv, "numa"))
+    for (const std::string& value : qemu_option_values(argv, "numa"))
         if (qemu_part_value(qemu_option_parts(value), "memdev") || qemu_part_value(qemu_option_parts(value), "mem"))
             ++memdevs;
     if (memdevs > 1) fail("{} NUMA nodes with memory: a layout of several RAM blocks is not known here", memdevs);
     // RAM that a device adds beside -m's lies where the guest's firmware put it.
-    for (const std::string& value : option_values(argv, "device")) {
-        std::string driver = qemu_option_parts(value)[0];
-        if (std::optional<std::string> d = qemu_part_value(qemu_option_parts(value), "driver")) driver = *d;
+    for (const std::string& value : qemu_option_values(argv, "device")) {
+        std::vector<std::string> parts = qemu_option_parts(value);
+        std::string driver = qemu_part_value(parts, "driver").value_or(parts[0]);
         if (driver == "pc-dimm" || driver == "nvdimm" || driver == "virtio-mem-pci" || driver == "virtio-pmem-pci")
             fail("-device {}: RAM a device adds (a DIMM, virtio-mem) is not laid out here; give the QEMU a QMP "
                  "socket",
@@ -105,7 +97,7 @@ CommandLineRam ram_layout_on_command_line(const std::vector<std::string>& argv)
     }
     if (!ram.backend.empty()) {
         bool defined = false;
-        for (const std::string& value : option_values(argv, "object")) {
+        for (const std::string& value : qemu_option_values(argv, "object")) {
             std::vector<std::string> parts = qemu_option_parts(value);
             if (qemu_part_value(parts, "id") != ram.backend) continue;
             std::optional<std::string> size = qemu_part_value(parts, "size");

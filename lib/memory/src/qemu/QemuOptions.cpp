@@ -42,4 +42,12 @@ std::optional<std::string> qemu_option_value(const std::vector<std::string>& arg
     return std::nullopt;
 }
 
+std::vector<std::string> qemu_option_values(const std::vector<std::string>& argv, std::string_view name)
+{
+    std::vector<std::string> values;
+    for (std::size_t i = 1; i < argv.size(); ++i)
+        if (std::optional<std::string> value = qemu_option_value(argv, i, name)) values.push_back(std::move(*value));
+    return values;
+}
+
 } // namespace vmi

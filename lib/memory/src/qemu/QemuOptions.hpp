@@ -22,4 +22,7 @@ std::optional<std::string> qemu_part_value(const std::vector<std::string>& parts
 std::optional<std::string> qemu_option_value(const std::vector<std::string>& argv, std::size_t& i,
                                              std::string_view name);
 
+// Every value of option `name` on the command line argv (argv[0] the binary), in order.
+std::vector<std::string> qemu_option_values(const std::vector<std::string>& argv, std::string_view name);
+
 } // namespace vmi

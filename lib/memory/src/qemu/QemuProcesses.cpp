@@ -65,9 +65,9 @@ bool started_by_libvirt(const std::vector<std::string>& argv)
 // that runs a guest of its own.
 std::optional<std::string> xen_domain_served(const std::vector<std::string>& argv)
 {
-    for (std::size_t i = 1; i < argv.size(); ++i)
-        if (std::optional<std::string> value = qemu_option_value(argv, i, "xen-domid")) return value;
-    return std::nullopt;
+    std::vector<std::string> domids = qemu_option_values(argv, "xen-domid");
+    if (domids.empty()) return std::nullopt;
+    return domids.front();
 }
 
 QemuProcess describe_process(int pid, const std::vector<std::string>& argv, const std::set<int>& proxmox_pids)
@@ -135,12 +135,10 @@ std::optional<std::string> qmp_socket_on_command_line(const std::vector<std::str
 
 std::string guest_name_on_command_line(const std::vector<std::string>& argv)
 {
-    for (std::size_t i = 1; i < argv.size(); ++i) {
-        if (std::optional<std::string> value = qemu_option_value(argv, i, "name")) {
-            std::vector<std::string> parts = qemu_option_parts(*value);
-            if (std::optional<std::string> guest = qemu_part_value(parts, "guest")) return *guest;
-            if (parts[0].find('=') == std::string::npos) return parts[0];
-        }
+    for (const std::string& value : qemu_option_values(argv, "name")) {
+        std::vector<std::string> parts = qemu_option_parts(value);
+        if (std::optional<std::string> guest = qemu_part_value(parts, "guest")) return *guest;
+        if (parts[0].find('=') == std::string::npos) return parts[0];
     }
     return {};
 }
@@ -196,10 +194,8 @@ std::vector<int> qemu_pids_with_uuid(std::string_view uuid)
     std::vector<int> found;
     if (uuid.empty()) return found;
     for_each_qemu_process([&](int pid, const std::vector<std::string>& argv) {
-        for (std::size_t i = 1; i < argv.size(); ++i) {
-            std::optional<std::string> value = qemu_option_value(argv, i, "uuid");
-            if (value &&
-                std::equal(value->begin(), value->end(), uuid.begin(), uuid.end(),
+        for (const std::string& value : qemu_option_values(argv, "uuid")) {
+            if (std::equal(value.begin(), value.end(), uuid.begin(), uuid.end(),
                            [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); })) {
                 found.push_back(pid);
                 return;
