@@ -101,13 +101,7 @@ def main():
         victim = hiding.victim_pid()
         rc, out, err = tools.run("vmi-ps", "--check", "--all-domains", "--backend", "kvm", "--prometheus", prom,
                                  *options, timeout=600)
-        lines = {}
-        for line in out.splitlines():
-            try:
-                record = json.loads(line)
-                lines[record["domain"]] = record
-            except (ValueError, KeyError):
-                results.check(False, "--all-domains prints JSON lines with a domain", line)
+        lines = domain_lines(out, results)
         got = lines.get(clean.name)
         results.check(got is not None and got["exit"] == 0 and got["tasks"] == [] and not got["problems"],
                       f"{CLEAN} as domain {clean.name}: its line says exit 0, nothing hidden", f"{got} {err[-1500:]}")
@@ -130,15 +124,17 @@ def main():
     return results.finish()
 
 
-def domain_lines(out):
-    """{domain: its JSON line} of --all-domains' output (other lines left out)."""
+def domain_lines(out, results=None):
+    """{domain: its JSON line} of --all-domains' output; other lines are left out, or,
+    with `results`, each is a failed check."""
     lines = {}
     for line in out.splitlines():
         try:
             record = json.loads(line)
             lines[record["domain"]] = record
         except (ValueError, KeyError):
-            pass
+            if results is not None:
+                results.check(False, "--all-domains prints JSON lines with a domain", line)
     return lines
 
 
