@@ -82,10 +82,10 @@ try {
     });
 
     std::size_t checked = 0, checked_modules = 0;
-    double check = median_ms(runs, [&] { checked = linux_kernel.check_tasks(std::nullopt).tasks.size(); });
+    double check = median_ms(runs, [&] { checked = linux_kernel.check_tasks(std::nullopt).entries.size(); });
     double check_no_scan =
-        median_ms(runs, [&] { sink = sink + linux_kernel.check_tasks(std::nullopt, false).tasks.size(); });
-    double check_modules = median_ms(runs, [&] { checked_modules = linux_kernel.check_modules().modules.size(); });
+        median_ms(runs, [&] { sink = sink + linux_kernel.check_tasks(std::nullopt, false).entries.size(); });
+    double check_modules = median_ms(runs, [&] { checked_modules = linux_kernel.check_modules().entries.size(); });
     linux_kernel.symbols().index_addresses();
     std::size_t hooks = 0;
     double check_hooks = median_ms(runs, [&] { hooks = linux_kernel.hooks().hooks.size(); });

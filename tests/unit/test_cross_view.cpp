@@ -77,6 +77,17 @@ SyntheticLinux::Task task(std::int32_t pid, std::string comm, std::int32_t tgid 
 
 std::set<std::uint64_t> as_set(const std::unordered_set<std::uint64_t>& s) { return {s.begin(), s.end()}; }
 
+// A view `id` that saw `objects`, with `problems` and walked whole or not.
+vmi::ObjectView seen_view(std::string id, std::unordered_set<std::uint64_t> objects,
+                          std::vector<vmi::WalkProblem> problems = {}, bool complete = true)
+{
+    vmi::ObjectView view(std::move(id));
+    view.objects = std::move(objects);
+    view.problems = std::move(problems);
+    view.complete = complete;
+    return view;
+}
+
 bool mentions(const std::vector<std::string>& problems, const std::string& text)
 {
     return std::any_of(problems.begin(), problems.end(), [&](const std::string& p) { return p.find(text) != p.npos; });
@@ -96,10 +107,10 @@ TEST_CASE("PID table: every struct pid in init_pid_ns's xarray leads to its task
     p.give_pid(thread, 8);
     p.give_pid(hidden, 9, false);
     vmi::LinuxLayout layout = p.layout();
-    vmi::TaskView view = vmi::pid_table_view(p.k.kernel(), layout, p.ns, 1000);
+    vmi::ObjectView view = vmi::pid_table_view(p.k.kernel(), layout, p.ns, 1000);
     CHECK(view.available);
     CHECK(view.problems.empty());
-    CHECK(as_set(view.tasks) == std::set<std::uint64_t>{init, daemon, thread});
+    CHECK(as_set(view.objects) == std::set<std::uint64_t>{init, daemon, thread});
 }
 
 TEST_CASE("PID table: a hostile xarray (a node in itself, a wrong number, a bad pointer) ends in problems, not a hang")
@@ -118,16 +129,16 @@ TEST_CASE("PID table: a hostile xarray (a node in itself, a wrong number, a bad 
         p.k.put64(p.node + XA_SLOTS + 8 * 5, p.node | 2);
     }
     vmi::LinuxLayout layout = p.layout();
-    vmi::TaskView view = vmi::pid_table_view(p.k.kernel(), layout, p.ns, 1000);
+    vmi::ObjectView view = vmi::pid_table_view(p.k.kernel(), layout, p.ns, 1000);
     CHECK_FALSE(view.problems.empty());
-    CHECK_FALSE(view.tasks.contains(liar));
+    CHECK_FALSE(view.objects.contains(liar));
 }
 
 TEST_CASE("PID table: unavailable without its layout fields, never an error")
 {
     SyntheticLinux k(vmi_test::kernel_shapes()[1]);
     vmi::LinuxLayout layout = vmi::LinuxLayout::resolve(&k.entry(), nullptr);
-    vmi::TaskView view = vmi::pid_table_view(k.kernel(), layout, k.allocate(0x100), 1000);
+    vmi::ObjectView view = vmi::pid_table_view(k.kernel(), layout, k.allocate(0x100), 1000);
     CHECK_FALSE(view.available);
     CHECK(view.unavailable.find("linux_pid_tasks") != std::string::npos);
 }
@@ -171,9 +182,9 @@ TEST_CASE("cross view: a gap in a view that must hold the task is a finding; idl
     vmi::LinuxTaskList reader(k.kernel(), layout);
 
     auto view = [](std::string id, std::unordered_set<std::uint64_t> tasks) {
-        return vmi::TaskView{id, id, true, {}, std::move(tasks), {}};
+        return seen_view(std::move(id), std::move(tasks));
     };
-    std::vector<vmi::TaskView> views{
+    std::vector<vmi::ObjectView> views{
         view("tasks", {init, daemon, runner}),                       // unlinked and the zombie missing
         view("pid_table", {init, unlinked, daemon, thread, runner}), // the zombie's pid already freed
         view("children", {init, unlinked, daemon, zombie, runner}),
@@ -184,9 +195,9 @@ TEST_CASE("cross view: a gap in a view that must hold the task is a finding; idl
     vmi::TaskCrossView check = vmi::cross_view_tasks(views, reader, {k.init_task()}, guest);
 
     auto entry = [&](std::uint64_t task) -> const vmi::CrossViewTask& {
-        auto it = std::find_if(check.tasks.begin(), check.tasks.end(),
-                               [&](const vmi::CrossViewTask& t) { return t.task.address == task; });
-        REQUIRE(it != check.tasks.end());
+        auto it = std::find_if(check.entries.begin(), check.entries.end(),
+                               [&](const vmi::CrossViewTask& t) { return t.object.address == task; });
+        REQUIRE(it != check.entries.end());
         return *it;
     };
     CHECK(check.found_hidden());
@@ -200,8 +211,8 @@ TEST_CASE("cross view: a gap in a view that must hold the task is a finding; idl
     CHECK_FALSE(entry(zombie).hidden); // exiting: leaves the lists one by one
     CHECK(entry(zombie).meaning.find("exiting") != std::string::npos);
     CHECK_FALSE(entry(k.init_task()).hidden); // the idle task is on no list
-    CHECK(entry(k.init_task()).idle);
-    CHECK(std::count_if(check.tasks.begin(), check.tasks.end(), [](const auto& t) { return t.hidden; }) == 1);
+    CHECK(entry(k.init_task()).meaning.find("idle task") != std::string::npos);
+    CHECK(std::count_if(check.entries.begin(), check.entries.end(), [](const auto& t) { return t.hidden; }) == 1);
     CHECK(mentions(check.warnings, "pid 30 (ended)"));
 
     SUBCASE("a process the guest's list lacks whose pid is above all it lists started afterwards")
@@ -209,9 +220,9 @@ TEST_CASE("cross view: a gap in a view that must hold the task is a finding; idl
         std::vector<std::string> ids;
         std::vector<vmi::GuestProcess> early{{1, "init"}, {5, "sleep"}, {7, "daemon"}, {9, "gone"}};
         vmi::TaskCrossView later = vmi::cross_view_tasks(views, reader, {k.init_task()}, early);
-        auto it = std::find_if(later.tasks.begin(), later.tasks.end(),
-                               [&](const vmi::CrossViewTask& t) { return t.task.address == runner; });
-        REQUIRE(it != later.tasks.end());
+        auto it = std::find_if(later.entries.begin(), later.entries.end(),
+                               [&](const vmi::CrossViewTask& t) { return t.object.address == runner; });
+        REQUIRE(it != later.entries.end());
         CHECK_FALSE(it->hidden);
         CHECK(it->meaning.find("started after") != std::string::npos);
     }
@@ -223,12 +234,11 @@ TEST_CASE("cross view: a task seen only by a runqueue is unlinked from every lis
     std::uint64_t ghost = k.add_process(task(66, "ghost"));
     vmi::LinuxLayout layout = vmi::LinuxLayout::resolve(&k.entry(), nullptr);
     vmi::LinuxTaskList reader(k.kernel(), layout);
-    std::vector<vmi::TaskView> views{{"tasks", "the task list", true, {}, {}, {}},
-                                     {"runqueue", "a runqueue", true, {}, {ghost}, {}}};
+    std::vector<vmi::ObjectView> views{seen_view("tasks", {}), seen_view("runqueue", {ghost})};
     vmi::TaskCrossView check = vmi::cross_view_tasks(views, reader, {}, std::nullopt);
-    REQUIRE(check.tasks.size() == 1);
-    CHECK(check.tasks[0].hidden);
-    CHECK(check.tasks[0].meaning.find("found only in a runqueue") != std::string::npos);
+    REQUIRE(check.entries.size() == 1);
+    CHECK(check.entries[0].hidden);
+    CHECK(check.entries[0].meaning.find("found only in a runqueue") != std::string::npos);
 }
 
 TEST_CASE("the guest's own list: ps -e -o pid=,comm=, busybox ps with its header, /proc names; junk skipped")
@@ -254,26 +264,21 @@ TEST_CASE("cross view: a view whose walk stopped early raises no finding by what
     vmi::LinuxTaskList reader(k.kernel(), layout);
     SUBCASE("stopped early")
     {
-        std::vector<vmi::TaskView> views{
-            {"tasks", "the task list", true, {}, {init}, {"task list: task 0x... has next pointer 0x10"}, false},
-            {"pid_table", "the PID table", true, {}, {init, daemon}, {}, true}};
+        std::vector<vmi::ObjectView> views{
+            seen_view("tasks", {init}, {vmi::walk_stopped("task list: task 0x... has next pointer 0x10")}, false),
+            seen_view("pid_table", {init, daemon})};
         vmi::TaskCrossView check = vmi::cross_view_tasks(views, reader, {}, std::nullopt);
         CHECK_FALSE(check.found_hidden());
-        CHECK(mentions(check.problems, "next pointer 0x10"));
+        CHECK(mentions(check.problem_messages(), "next pointer 0x10"));
     }
     SUBCASE("went round, with a link whose prev does not point back (a sloppy unlink)")
     {
-        std::vector<vmi::TaskView> views{{"tasks",
-                                          "the task list",
-                                          true,
-                                          {},
-                                          {init},
-                                          {"task list: entry 0x... comes after ... but its prev is"},
-                                          true},
-                                         {"pid_table", "the PID table", true, {}, {init, daemon}, {}, true}};
+        std::vector<vmi::ObjectView> views{
+            seen_view("tasks", {init}, {vmi::broken_link("task list: entry 0x... comes after ... but its prev is")}),
+            seen_view("pid_table", {init, daemon})};
         vmi::TaskCrossView check = vmi::cross_view_tasks(views, reader, {}, std::nullopt);
         CHECK(check.found_hidden());
-        CHECK(mentions(check.problems, "its prev is"));
+        CHECK(mentions(check.problem_messages(), "its prev is"));
     }
 }
 
@@ -321,16 +326,16 @@ TEST_CASE("runqueues: rq->curr and rq->idle, the CFS tree into a group's own tre
 
     vmi::LinuxLayout layout = vmi::LinuxLayout::resolve(&entry, nullptr);
     std::unordered_set<std::uint64_t> idle;
-    vmi::TaskView view = vmi::runqueue_view(k.kernel(), layout, {rq, per_cpu_offset, nr_cpu_ids}, 1000, idle);
+    vmi::ObjectView view = vmi::runqueue_view(k.kernel(), layout, {rq, per_cpu_offset, nr_cpu_ids}, 1000, idle);
     CHECK(view.available);
     CHECK(view.problems.empty());
-    CHECK(as_set(view.tasks) == std::set<std::uint64_t>{running, runnable, grouped, realtime, k.init_task()});
+    CHECK(as_set(view.objects) == std::set<std::uint64_t>{running, runnable, grouped, realtime, k.init_task()});
     CHECK(as_set(idle) == std::set<std::uint64_t>{k.init_task()});
 
     SUBCASE("a group queue that holds its own entity ends in a problem, not a hang")
     {
         k.put64(group_queue + CFS_RQ_TIMELINE, group_se + SE_RUN_NODE);
-        vmi::TaskView looped = vmi::runqueue_view(k.kernel(), layout, {rq, per_cpu_offset, nr_cpu_ids}, 1000, idle);
+        vmi::ObjectView looped = vmi::runqueue_view(k.kernel(), layout, {rq, per_cpu_offset, nr_cpu_ids}, 1000, idle);
         CHECK_FALSE(looped.problems.empty());
     }
 }

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/AllDomains.hpp"
-#include "common/CrossViewCell.hpp"
+#include "common/CrossViewColumns.hpp"
 #include "common/PausedWalk.hpp"
 #include "common/ToolMain.hpp"
 #include "vmi/base/Diagnostics.hpp"
@@ -13,41 +13,33 @@
 namespace vmi {
 namespace {
 
-struct CheckRow {
-    const CrossViewModule& entry;
-    const ModuleCrossView& check;
-};
+using CheckRow = CrossViewLine<LinuxModule>;
 
 const ColumnTable<CheckRow>& check_columns()
 {
-    static const ColumnTable<CheckRow> table(
-        {
-            {"name", "NAME", Align::Left, "module name", [](const CheckRow& r) { return Cell(r.entry.module.name); }},
+    static const ColumnTable<CheckRow> table = [] {
+        std::vector<Column<CheckRow>> columns{
+            {"name", "NAME", Align::Left, "module name", [](const CheckRow& r) { return Cell(r.entry.object.name); }},
             {"module", "MODULE", Align::Left, "address of its struct module",
-             [](const CheckRow& r) { return Cell(Address{r.entry.module.address}); }},
+             [](const CheckRow& r) { return Cell(Address{r.entry.object.address}); }},
             {"state", "STATE", Align::Left, "Live, Loading or Unloading",
              [](const CheckRow& r) {
-                 return optional_cell(r.entry.module.state, r.entry.module.bad("state"),
+                 return optional_cell(r.entry.object.state, r.entry.object.bad("state"),
                                       [](const std::string& s) { return Cell(s); });
              }},
             {"hidden", "HIDDEN", Align::Left, "whether a view that must hold it does not",
              [](const CheckRow& r) { return Cell(r.entry.hidden); }},
-            {"modules", "LIST", Align::Left, "in the module list (modules)",
-             [](const CheckRow& r) { return view_cell(r, "modules"); }},
-            {"sysfs", "SYSFS", Align::Left, "in sysfs (module_kset)",
-             [](const CheckRow& r) { return view_cell(r, "sysfs"); }},
-            {"mod_tree", "MODTREE", Align::Left, "in the module tree (mod_tree)",
-             [](const CheckRow& r) { return view_cell(r, "mod_tree"); }},
-            {"scan", "SCAN", Align::Left, "found by a scan of the module area",
-             [](const CheckRow& r) { return view_cell(r, "scan"); }},
-            {"seen_by", "SEEN-BY", Align::Left, "the views that hold it",
-             [](const CheckRow& r) { return Cell(r.entry.seen_by); }},
-            {"missed_by", "MISSED-BY", Align::Left, "the views that must hold it and do not",
-             [](const CheckRow& r) { return Cell(r.entry.missed_by); }},
-            {"meaning", "MEANING", Align::Left, "what a gap means, or why it is normal",
-             [](const CheckRow& r) { return Cell(r.entry.meaning); }},
-        },
-        "name,seen_by,missed_by,meaning");
+        };
+        for (Column<CheckRow>& view : view_columns<LinuxModule>(module_view_rows())) columns.push_back(std::move(view));
+        columns.insert(columns.end(),
+                       {{"seen_by", "SEEN-BY", Align::Left, "the views that hold it",
+                         [](const CheckRow& r) { return Cell(r.entry.seen_by); }},
+                        {"missed_by", "MISSED-BY", Align::Left, "the views that must hold it and do not",
+                         [](const CheckRow& r) { return Cell(r.entry.missed_by); }},
+                        {"meaning", "MEANING", Align::Left, "what a gap means, or why it is normal",
+                         [](const CheckRow& r) { return Cell(r.entry.meaning); }}});
+        return ColumnTable<CheckRow>(std::move(columns), "name,seen_by,missed_by,meaning");
+    }();
     return table;
 }
 
@@ -57,17 +49,17 @@ CheckStatus check_status(const ModuleCrossView& check)
 {
     int exit = check.found_hidden() ? EXIT_FOUND : check.problems.empty() ? EXIT_OK : EXIT_ERROR;
     CheckStatus status{exit, 0, check.problems.size(), {}};
-    for (const CrossViewModule& entry : check.modules) {
+    for (const CrossViewModule& entry : check.entries) {
         if (!entry.hidden) continue;
         ++status.findings;
         status.journal.push_back({JOURNAL_PRIORITY_FINDING,
                                   JOURNAL_HIDDEN_MODULE,
-                                  fmt::format("hidden module {}: {}", entry.module.name, entry.meaning),
-                                  {{"VMI_MODULE", entry.module.name},
+                                  fmt::format("hidden module {}: {}", entry.object.name, entry.meaning),
+                                  {{"VMI_MODULE", entry.object.name},
                                    {"VMI_MISSED_BY", fmt::format("{}", fmt::join(entry.missed_by, ","))}}});
     }
-    for (const std::string& problem : check.problems)
-        status.journal.push_back({JOURNAL_PRIORITY_ERROR, JOURNAL_CHECK_ERROR, problem, {}});
+    for (const WalkProblem& problem : check.problems)
+        status.journal.push_back({JOURNAL_PRIORITY_ERROR, JOURNAL_CHECK_ERROR, problem.message, {}});
     return status;
 }
 
@@ -81,7 +73,7 @@ std::vector<std::vector<Cell>> rows_of(const ModuleCrossView& check, const std::
                                        bool all)
 {
     std::vector<std::vector<Cell>> rows;
-    for (const CrossViewModule& entry : check.modules)
+    for (const CrossViewModule& entry : check.entries)
         if (all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));
     return rows;
 }
@@ -97,14 +89,14 @@ int run_module_check(const GuestOptions& guest_options, const TableOptions& tabl
             ModuleCrossView check = check_one(one, options.pause);
             nlohmann::json fields{
                 {"modules", table_json(check_columns().headings(chosen), rows_of(check, chosen, options.all))},
-                {"problems", check.problems}};
+                {"problems", check.problem_messages()}};
             return DomainCheck{std::move(fields), check_status(check)};
         });
     }
     OutputFormat format = guest_options.format();
     std::string list = table.columns;
     if (list.empty() && options.all && format == OutputFormat::Text)
-        list = "name,state,modules,sysfs,mod_tree,scan,meaning";
+        list = fmt::format("name,state,{},meaning", all_view_ids(module_view_rows()));
     auto chosen = check_columns().select(list, format);
     ModuleCrossView check;
     CheckStatus result = outlets.measure(domain_label(guest_options), [&] {
@@ -115,9 +107,9 @@ int run_module_check(const GuestOptions& guest_options, const TableOptions& tabl
     if (!rows.empty() || format != OutputFormat::Text)
         print_output(render_table(check_columns().headings(chosen), rows, {format, !table.no_headers, table.raw}));
     int status = result.exit;
-    for (const std::string& problem : check.problems) {
-        if (status == EXIT_ERROR) report_problem(problem);
-        else diag::warn("{}", problem);
+    for (const WalkProblem& problem : check.problems) {
+        if (status == EXIT_ERROR) report_problem(problem.message);
+        else diag::warn("{}", problem.message);
     }
     return status;
 }

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/AllDomains.hpp"
-#include "common/CrossViewCell.hpp"
+#include "common/CrossViewColumns.hpp"
 #include "common/PausedWalk.hpp"
 #include "common/ToolMain.hpp"
 #include "vmi/base/Diagnostics.hpp"
@@ -18,45 +18,31 @@
 namespace vmi {
 namespace {
 
-struct CheckRow {
-    const CrossViewTask& entry;
-    const TaskCrossView& check;
-};
+using CheckRow = CrossViewLine<LinuxTask>;
 
 const ColumnTable<CheckRow>& check_columns()
 {
-    static const ColumnTable<CheckRow> table(
-        {
-            {"pid", "PID", Align::Right, "process id", [](const CheckRow& r) { return Cell(r.entry.task.pid); }},
-            {"tid", "TID", Align::Right, "thread id", [](const CheckRow& r) { return Cell(r.entry.task.tid); }},
+    static const ColumnTable<CheckRow> table = [] {
+        std::vector<Column<CheckRow>> columns{
+            {"pid", "PID", Align::Right, "process id", [](const CheckRow& r) { return Cell(r.entry.object.pid); }},
+            {"tid", "TID", Align::Right, "thread id", [](const CheckRow& r) { return Cell(r.entry.object.tid); }},
             {"name", "NAME", Align::Left, "name as procfs shows it",
-             [](const CheckRow& r) { return Cell(r.entry.task.name); }},
+             [](const CheckRow& r) { return Cell(r.entry.object.name); }},
             {"task", "TASK", Align::Left, "address of its task_struct",
-             [](const CheckRow& r) { return Cell(Address{r.entry.task.address}); }},
+             [](const CheckRow& r) { return Cell(Address{r.entry.object.address}); }},
             {"hidden", "HIDDEN", Align::Left, "whether a view that must list it does not",
              [](const CheckRow& r) { return Cell(r.entry.hidden); }},
-            {"tasks", "TASKS", Align::Left, "in the task list (init_task.tasks)",
-             [](const CheckRow& r) { return view_cell(r, "tasks"); }},
-            {"pid_table", "PIDTABLE", Align::Left, "in the PID table (init_pid_ns.idr)",
-             [](const CheckRow& r) { return view_cell(r, "pid_table"); }},
-            {"children", "CHILDREN", Align::Left, "on its parent's children list",
-             [](const CheckRow& r) { return view_cell(r, "children"); }},
-            {"threads", "THREADS", Align::Left, "in its thread group (signal->thread_head)",
-             [](const CheckRow& r) { return view_cell(r, "threads"); }},
-            {"runqueue", "RUNQUEUE", Align::Left, "on a runqueue (rq->curr, rq->idle, CFS tree, RT queues)",
-             [](const CheckRow& r) { return view_cell(r, "runqueue"); }},
-            {"scan", "SCAN", Align::Left, "found by a scan of guest RAM for task_structs",
-             [](const CheckRow& r) { return view_cell(r, "scan"); }},
-            {"guest", "GUEST", Align::Left, "in the guest's own list (--guest-ps or --agent)",
-             [](const CheckRow& r) { return view_cell(r, "guest"); }},
-            {"seen_by", "SEEN-BY", Align::Left, "the views that list it",
-             [](const CheckRow& r) { return Cell(r.entry.seen_by); }},
-            {"missed_by", "MISSED-BY", Align::Left, "the views that must list it and do not",
-             [](const CheckRow& r) { return Cell(r.entry.missed_by); }},
-            {"meaning", "MEANING", Align::Left, "what a gap means, or why it is normal",
-             [](const CheckRow& r) { return Cell(r.entry.meaning); }},
-        },
-        "pid,tid,name,seen_by,missed_by,meaning");
+        };
+        for (Column<CheckRow>& view : view_columns<LinuxTask>(task_view_rows())) columns.push_back(std::move(view));
+        columns.insert(columns.end(),
+                       {{"seen_by", "SEEN-BY", Align::Left, "the views that list it",
+                         [](const CheckRow& r) { return Cell(r.entry.seen_by); }},
+                        {"missed_by", "MISSED-BY", Align::Left, "the views that must list it and do not",
+                         [](const CheckRow& r) { return Cell(r.entry.missed_by); }},
+                        {"meaning", "MEANING", Align::Left, "what a gap means, or why it is normal",
+                         [](const CheckRow& r) { return Cell(r.entry.meaning); }}});
+        return ColumnTable<CheckRow>(std::move(columns), "pid,tid,name,seen_by,missed_by,meaning");
+    }();
     return table;
 }
 
@@ -105,10 +91,10 @@ int exit_status(const TaskCrossView& check)
 CheckStatus check_status(const TaskCrossView& check)
 {
     CheckStatus status{exit_status(check), 0, check.problems.size(), {}};
-    for (const CrossViewTask& entry : check.tasks) {
+    for (const CrossViewTask& entry : check.entries) {
         if (!entry.hidden) continue;
         ++status.findings;
-        const LinuxTask& task = entry.task;
+        const LinuxTask& task = entry.object;
         status.journal.push_back(
             {JOURNAL_PRIORITY_FINDING,
              JOURNAL_HIDDEN_PROCESS,
@@ -118,8 +104,8 @@ CheckStatus check_status(const TaskCrossView& check)
               {"VMI_COMM", task.name},
               {"VMI_MISSED_BY", fmt::format("{}", fmt::join(entry.missed_by, ","))}}});
     }
-    for (const std::string& problem : check.problems)
-        status.journal.push_back({JOURNAL_PRIORITY_ERROR, JOURNAL_CHECK_ERROR, problem, {}});
+    for (const WalkProblem& problem : check.problems)
+        status.journal.push_back({JOURNAL_PRIORITY_ERROR, JOURNAL_CHECK_ERROR, problem.message, {}});
     return status;
 }
 
@@ -131,11 +117,11 @@ int check_every_domain(const GuestOptions& guest_options, const TableOptions& ta
     return check_all_domains(guest_options, outlets, [&](const GuestOptions& one) {
         TaskCrossView check = check_one(one, options, std::nullopt);
         std::vector<std::vector<Cell>> rows;
-        for (const CrossViewTask& entry : check.tasks)
+        for (const CrossViewTask& entry : check.entries)
             if (options.all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));
         nlohmann::json fields{{"tasks", table_json(check_columns().headings(chosen), rows)},
                               {"warnings", check.warnings},
-                              {"problems", check.problems}};
+                              {"problems", check.problem_messages()}};
         return DomainCheck{std::move(fields), check_status(check)};
     });
 }
@@ -154,8 +140,7 @@ int run_process_check(const GuestOptions& guest_options, const TableOptions& tab
     std::string list = table.columns;
     bool guest_view = !options.guest_ps.empty() || options.agent;
     if (list.empty() && options.all && format == OutputFormat::Text)
-        list = guest_view ? "pid,tid,name,tasks,pid_table,children,threads,runqueue,scan,guest,meaning"
-                          : "pid,tid,name,tasks,pid_table,children,threads,runqueue,scan,meaning";
+        list = fmt::format("pid,tid,name,{},meaning", all_view_ids(task_view_rows(), guest_view ? "" : "guest"));
     auto chosen = check_columns().select(list, format);
     std::optional<std::vector<GuestProcess>> guest_list;
     if (!options.guest_ps.empty()) guest_list = read_guest_list(options.guest_ps);
@@ -167,7 +152,7 @@ int run_process_check(const GuestOptions& guest_options, const TableOptions& tab
         return check_status(check);
     });
     std::vector<std::vector<Cell>> rows;
-    for (const CrossViewTask& entry : check.tasks)
+    for (const CrossViewTask& entry : check.entries)
         if (options.all || entry.hidden) rows.push_back(check_columns().cells(chosen, {entry, check}));
     if (!rows.empty() || format != OutputFormat::Text)
         print_output(render_table(check_columns().headings(chosen), rows, {format, !table.no_headers, table.raw}));
@@ -175,9 +160,9 @@ int run_process_check(const GuestOptions& guest_options, const TableOptions& tab
     // A view that could not be walked whole makes the check fail (exit 2, in JSON
     // the error object naming it) unless another view found something hidden.
     int status = exit_status(check);
-    for (const std::string& problem : check.problems) {
-        if (status == EXIT_ERROR) report_problem(problem);
-        else diag::warn("{}", problem);
+    for (const WalkProblem& problem : check.problems) {
+        if (status == EXIT_ERROR) report_problem(problem.message);
+        else diag::warn("{}", problem.message);
     }
     return status;
 }

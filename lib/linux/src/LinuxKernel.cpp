@@ -649,43 +649,43 @@ TaskCrossView LinuxKernel::check_tasks(const std::optional<std::vector<GuestProc
         const Symbol* symbol = table.find(name);
         return symbol ? symbol->address : 0;
     };
-    std::vector<TaskView> views;
+    std::vector<ObjectView> views;
 
-    TaskView list_view{"tasks", "the task list", true, {}, {}, {}};
+    ObjectView list_view("tasks");
     TaskListing listing = task_list().list(init, {.threads = false, .max_tasks = max_tasks});
-    for (const LinuxTask& task : listing.tasks) list_view.tasks.insert(task.address);
+    for (const LinuxTask& task : listing.tasks) list_view.objects.insert(task.address);
     list_view.complete = listing.complete;
     // Only the walk's own problems: a field of one task that cannot be read
     // (a column of vmi-ps) does not make the list less whole, and the cross
     // view reads each task again and says so if it cannot.
     for (WalkProblem& problem : listing.problems)
-        if (problem.concerns_walk()) list_view.problems.push_back(std::move(problem.message));
+        if (problem.concerns_walk()) list_view.problems.push_back(std::move(problem));
     views.push_back(std::move(list_view));
 
     if (std::uint64_t ns = address_of("init_pid_ns")) {
         views.push_back(pid_table_view(kernel, layout(), ns, max_tasks));
     } else {
-        views.push_back({"pid_table", "the PID table", false, "no init_pid_ns symbol", {}, {}});
+        views.push_back(unavailable_view("pid_table", "no init_pid_ns symbol"));
     }
     views.push_back(children_view(kernel, layout(), init, max_tasks));
     std::unordered_set<std::uint64_t> idle;
-    TaskView runqueues = runqueue_view(
+    ObjectView runqueues = runqueue_view(
         kernel, layout(), {address_of("runqueues"), address_of("__per_cpu_offset"), address_of("nr_cpu_ids")},
         max_tasks, idle);
     idle.insert(init); // init_task is CPU 0's idle task
 
-    TaskView scan = scan_memory ? task_scan_view(kernel, layout(), direct_map(), max_tasks, scanned)
-                                : TaskView{"scan", "a memory scan", false, "not asked for", {}, {}};
+    ObjectView scan = scan_memory ? task_scan_view(kernel, layout(), direct_map(), max_tasks, scanned)
+                                : unavailable_view("scan", "not asked for");
 
     std::unordered_set<std::uint64_t> seeds{init};
-    for (const TaskView& view : views) seeds.insert(view.tasks.begin(), view.tasks.end());
-    seeds.insert(runqueues.tasks.begin(), runqueues.tasks.end());
-    seeds.insert(scan.tasks.begin(), scan.tasks.end());
+    for (const ObjectView& view : views) seeds.insert(view.objects.begin(), view.objects.end());
+    seeds.insert(runqueues.objects.begin(), runqueues.objects.end());
+    seeds.insert(scan.objects.begin(), scan.objects.end());
     views.push_back(thread_group_view(kernel, layout(), seeds, max_tasks));
     views.push_back(std::move(runqueues));
     views.push_back(std::move(scan));
-    for (const TaskView& view : views) {
-        if (view.available) diag::note("view {}: {} tasks", view.id, view.tasks.size());
+    for (const ObjectView& view : views) {
+        if (view.available) diag::note("view {}: {} tasks", view.id, view.objects.size());
         else diag::note("view {} unavailable: {}", view.id, view.unavailable);
     }
     return cross_view_tasks(std::move(views), task_list(), idle, guest);
@@ -709,20 +709,20 @@ ModuleCrossView LinuxKernel::check_modules(std::size_t max_modules)
         const Symbol* symbol = table.find(name);
         return symbol ? symbol->address : 0;
     };
-    std::vector<ModuleView> views;
-    ModuleView list_view{"modules", "the module list", true, {}, {}, {}};
+    std::vector<ObjectView> views;
+    ObjectView list_view("modules");
     ModuleListing listing = module_list().list(table.require("modules").address, max_modules);
-    for (const LinuxModule& module : listing.modules) list_view.modules.insert(module.address);
+    for (const LinuxModule& module : listing.modules) list_view.objects.insert(module.address);
     list_view.complete = listing.complete;
     // As for tasks: the walk's problems, not unreadable fields of one module.
     for (WalkProblem& problem : listing.problems)
-        if (problem.concerns_walk()) list_view.problems.push_back(std::move(problem.message));
+        if (problem.concerns_walk()) list_view.problems.push_back(std::move(problem));
     views.push_back(std::move(list_view));
     views.push_back(module_sysfs_view(kernel, layout(), address_of("module_kset"), max_modules));
     views.push_back(module_tree_view(kernel, layout(), address_of("mod_tree"), max_modules));
     views.push_back(module_area_scan_view(kernel, layout(), address_of("high_memory"), max_modules));
-    for (const ModuleView& view : views) {
-        if (view.available) diag::note("view {}: {} modules", view.id, view.modules.size());
+    for (const ObjectView& view : views) {
+        if (view.available) diag::note("view {}: {} modules", view.id, view.objects.size());
         else diag::note("view {} unavailable: {}", view.id, view.unavailable);
     }
     return cross_view_modules(std::move(views), module_list());
@@ -758,13 +758,13 @@ KernelHookReport LinuxKernel::hooks()
     CodeOwners owners(text->address, etext->address);
     KernelHookReport report;
     ModuleCrossView modules = check_modules();
-    for (std::string& problem : modules.problems) report.problems.push_back(std::move(problem));
+    for (WalkProblem& problem : modules.problems) report.problems.push_back(std::move(problem.message));
     // Listed modules first: a hidden copy found again by a scan does not take their code.
     for (bool hidden : {false, true})
-        for (const CrossViewModule& entry : modules.modules)
-            if (entry.hidden == hidden && !owners.add_module(entry.module, hidden))
+        for (const CrossViewModule& entry : modules.entries)
+            if (entry.hidden == hidden && !owners.add_module(entry.object, hidden))
                 report.problems.push_back(fmt::format("module {} ({:#x}): where its code lies cannot be read",
-                                                      entry.module.name, entry.module.address));
+                                                      entry.object.name, entry.object.address));
     owners.set_function_reader([this](std::uint64_t module) { return module_list().functions(module); });
     HookContext context{kernel_space(), table, owners, layout()};
     walk_system_calls(context, report);

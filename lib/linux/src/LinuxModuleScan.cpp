@@ -27,10 +27,10 @@ bool printable_name(const std::uint8_t* name, std::uint64_t length)
 
 } // namespace
 
-ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t start, std::uint64_t end,
+ObjectView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t start, std::uint64_t end,
                             std::size_t max_modules)
 {
-    ModuleView view{"scan", "a scan of the module area", true, {}, {}, {}};
+    ObjectView view("scan");
     std::vector<std::string_view> missing =
         layout.missing({"linux_module_list", "linux_module_name", "linux_module_state", "linux_module_mkobj",
                         "linux_module_kobject_mod"});
@@ -81,21 +81,21 @@ ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std
                 continue; // mkobj.mod points back
             if (!printable_name(object + name, name_length)) continue;
             if (!is_kernel_address(kernel, load_guest_word(object + list, static_cast<unsigned>(word)))) continue;
-            if (view.modules.size() >= max_modules) return view;
-            view.modules.insert(page + at);
+            if (view.objects.size() >= max_modules) return view;
+            view.objects.insert(page + at);
         }
     }
     return view;
 }
 
-ModuleView module_area_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t high_memory,
+ObjectView module_area_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t high_memory,
                                  std::size_t max_modules)
 {
     if (pointer_size(kernel.mode()) == 8)
         return module_scan_view(kernel, layout, 0xffffffffc0000000ULL, 0xffffffffff000000ULL, max_modules);
     constexpr std::uint64_t VMALLOC_OFFSET = 8ULL << 20;
     constexpr std::uint64_t FIXADDR_TOP = 0xfffff000ULL;
-    ModuleView none{"scan", "a scan of the module area", false, {}, {}, {}};
+    ObjectView none = unavailable_view("scan", "");
     if (high_memory == 0) {
         none.unavailable = "no symbol high_memory, where i386's vmalloc area (its modules') starts";
         return none;

@@ -11,10 +11,10 @@
 
 namespace vmi {
 
-ModuleView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t module_kset,
+ObjectView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t module_kset,
                              std::size_t max_modules)
 {
-    ModuleView view{"sysfs", "sysfs (module_kset)", true, {}, {}, {}};
+    ObjectView view("sysfs");
     std::vector<std::string_view> missing = layout.missing(
         {"linux_kset_list", "linux_module_kobject_entry", "linux_module_kobject_mod", "linux_module_mkobj"});
     if (!missing.empty() || !module_kset) {
@@ -29,7 +29,7 @@ ModuleView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, st
     try {
         std::uint64_t kset = kernel.read_pointer(module_kset);
         if (!is_kernel_address(kernel, kset)) {
-            view.problems.push_back(fmt::format("sysfs: module_kset {:#x} is not a kernel address", kset));
+            view.problems.push_back(bad_pointer(fmt::format("sysfs: module_kset {:#x} is not a kernel address", kset)));
             view.complete = false;
             return view;
         }
@@ -39,21 +39,21 @@ ModuleView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, st
                 std::uint64_t module = kernel.read_pointer(mkobj + mod_offset);
                 if (!module) return {}; // a built-in module's parameters
                 if (!is_kernel_address(kernel, module) || module + mkobj_offset != mkobj) {
-                    view.problems.push_back(fmt::format(
-                        "sysfs: module_kobject {:#x} points to module {:#x}, which does not hold it", mkobj, module));
+                    view.problems.push_back(broken_link(fmt::format(
+                        "sysfs: module_kobject {:#x} points to module {:#x}, which does not hold it", mkobj, module)));
                     return {};
                 }
-                view.modules.insert(module);
+                view.objects.insert(module);
                 return {};
             },
             [](std::uint64_t mkobj) { return fmt::format("module_kobject {:#x}", mkobj); });
         if (!result.complete()) {
-            view.problems.push_back(result.problem);
+            view.problems.push_back(walk_stopped(result.problem));
             view.complete = false;
         }
-        for (std::string& broken : result.broken_links) view.problems.push_back(std::move(broken));
+        for (std::string& broken : result.broken_links) view.problems.push_back(broken_link(std::move(broken)));
     } catch (const Error& e) {
-        view.problems.push_back(fmt::format("sysfs: {}", e.what()));
+        view.problems.push_back(walk_stopped(fmt::format("sysfs: {}", e.what())));
         view.complete = false;
     }
     return view;

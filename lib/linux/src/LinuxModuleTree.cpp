@@ -12,10 +12,10 @@
 
 namespace vmi {
 
-ModuleView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t mod_tree,
+ObjectView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t mod_tree,
                             std::size_t max_modules)
 {
-    ModuleView view{"mod_tree", "the module tree (mod_tree)", true, {}, {}, {}};
+    ObjectView view("mod_tree");
     std::vector<std::string_view> missing =
         layout.missing({"linux_mod_tree_trees", "linux_mod_tree_node_node", "linux_mod_tree_node_mod"});
     if (!missing.empty() || !mod_tree) {
@@ -32,17 +32,17 @@ ModuleView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std
         TreeWalkResult result = walk_rb_tree(kernel, root, max_modules * 8, "module tree", [&](std::uint64_t node) {
             // tree[0] links latch_tree_node.node[0], the first member.
             std::uint64_t module = kernel.read_pointer(node - node_offset + mod_offset);
-            if (is_kernel_address(kernel, module)) view.modules.insert(module);
+            if (is_kernel_address(kernel, module)) view.objects.insert(module);
             else
-                view.problems.push_back(
-                    fmt::format("module tree: node {:#x} points to module {:#x}, not a kernel address", node, module));
+                view.problems.push_back(bad_pointer(
+                    fmt::format("module tree: node {:#x} points to module {:#x}, not a kernel address", node, module)));
         });
         if (!result.complete()) {
-            view.problems.push_back(result.problem);
+            view.problems.push_back(walk_stopped(result.problem));
             view.complete = false;
         }
     } catch (const Error& e) {
-        view.problems.push_back(fmt::format("module tree: {}", e.what()));
+        view.problems.push_back(walk_stopped(fmt::format("module tree: {}", e.what())));
         view.complete = false;
     }
     return view;

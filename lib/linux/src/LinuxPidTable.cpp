@@ -27,7 +27,7 @@ struct XaLayout {
 
 class PidTableWalk {
 public:
-    PidTableWalk(AddressSpace& kernel, const LinuxLayout& layout, TaskView& view, std::size_t max_tasks)
+    PidTableWalk(AddressSpace& kernel, const LinuxLayout& layout, ObjectView& view, std::size_t max_tasks)
         : kernel_(kernel), view_(view), max_tasks_(max_tasks)
     {
         word_ = pointer_size(kernel.mode());
@@ -100,7 +100,7 @@ private:
     // (a process group or session id outlives its leader).
     void entry(std::uint64_t nr, std::uint64_t pid)
     {
-        if (view_.tasks.size() >= max_tasks_) return problem("more tasks than the cap; stopped");
+        if (view_.objects.size() >= max_tasks_) return problem("more tasks than the cap; stopped");
         if (!is_kernel_address(kernel_, pid))
             return problem(fmt::format("pid {}: struct pid pointer {:#x} is not a kernel address", nr, pid));
         try {
@@ -114,7 +114,7 @@ private:
             std::uint64_t task = first - pid_links_;
             auto tid = static_cast<std::uint32_t>(kernel_.read_u32(task + task_pid_));
             if (tid != nr) return problem(fmt::format("pid {} leads to task {:#x}, whose pid is {}", nr, task, tid));
-            view_.tasks.insert(task);
+            view_.objects.insert(task);
         } catch (const Error& e) {
             problem(fmt::format("pid {} (struct pid {:#x}): {}", nr, pid, e.what()));
         }
@@ -124,12 +124,12 @@ private:
     // that does not agree) may have cost it entries: the view is incomplete.
     void problem(std::string text)
     {
-        view_.problems.push_back("PID table: " + std::move(text));
+        view_.problems.push_back(walk_stopped("PID table: " + std::move(text)));
         view_.complete = false;
     }
 
     AddressSpace& kernel_;
-    TaskView& view_;
+    ObjectView& view_;
     std::size_t max_tasks_;
     std::uint64_t word_ = 8;
     XaLayout xa_;
@@ -139,10 +139,10 @@ private:
 
 } // namespace
 
-TaskView pid_table_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_pid_ns,
+ObjectView pid_table_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_pid_ns,
                         std::size_t max_tasks)
 {
-    TaskView view{"pid_table", "the PID table", true, {}, {}, {}};
+    ObjectView view("pid_table");
     std::vector<std::string_view> missing =
         layout.missing({"linux_pid_tasks", "linux_pid_numbers", "linux_pid_links", "linux_pid_ns_idr_head"});
     if (!missing.empty()) {
@@ -156,7 +156,7 @@ TaskView pid_table_view(AddressSpace& kernel, const LinuxLayout& layout, std::ui
         PidTableWalk walk(kernel, layout, view, max_tasks);
         walk.walk(head);
     } catch (const Error& e) {
-        view.problems.push_back(fmt::format("PID table: {}", e.what()));
+        view.problems.push_back(walk_stopped(fmt::format("PID table: {}", e.what())));
         view.complete = false;
     }
     return view;

@@ -17,7 +17,7 @@ constexpr unsigned MAX_GROUP_DEPTH = 16; // task groups nest a few levels
 
 class RunqueueWalk {
 public:
-    RunqueueWalk(AddressSpace& kernel, const LinuxLayout& layout, TaskView& view, std::size_t max_tasks)
+    RunqueueWalk(AddressSpace& kernel, const LinuxLayout& layout, ObjectView& view, std::size_t max_tasks)
         : kernel_(kernel), layout_(layout), view_(view), max_tasks_(max_tasks)
     {}
 
@@ -35,13 +35,13 @@ public:
                 if (queue) groups.push_back(queue);
                 else add(se - task_se);
             });
-        if (!result.complete()) view_.problems.push_back(result.problem);
+        if (!result.complete()) view_.problems.push_back(walk_stopped(result.problem));
         std::optional<std::uint64_t> cfs_timeline = layout_.find("linux_cfs_rq_timeline");
         for (std::uint64_t queue : groups) {
             if (!cfs_timeline) break;
             if (depth >= MAX_GROUP_DEPTH || !is_kernel_address(kernel_, queue)) {
-                view_.problems.push_back(
-                    fmt::format("CFS tree of CPU {}: group queue {:#x} at depth {}", cpu, queue, depth + 1));
+                view_.problems.push_back(bad_pointer(
+                    fmt::format("CFS tree of CPU {}: group queue {:#x} at depth {}", cpu, queue, depth + 1)));
                 continue;
             }
             cfs_tree(queue + *cfs_timeline, depth + 1, cpu);
@@ -68,7 +68,7 @@ public:
                     return {};
                 },
                 [](std::uint64_t rt_se) { return fmt::format("sched_rt_entity {:#x}", rt_se); });
-            if (!result.complete()) view_.problems.push_back(result.problem);
+            if (!result.complete()) view_.problems.push_back(walk_stopped(result.problem));
             for (std::uint64_t queue : groups) {
                 if (!rt_rq_queue || depth >= MAX_GROUP_DEPTH || !is_kernel_address(kernel_, queue)) continue;
                 rt_queues(queue + *rt_rq_queue, depth + 1, cpu);
@@ -78,23 +78,23 @@ public:
 
     void add(std::uint64_t task)
     {
-        if (view_.tasks.size() >= max_tasks_) return;
-        if (is_kernel_address(kernel_, task)) view_.tasks.insert(task);
+        if (view_.objects.size() >= max_tasks_) return;
+        if (is_kernel_address(kernel_, task)) view_.objects.insert(task);
     }
 
 private:
     AddressSpace& kernel_;
     const LinuxLayout& layout_;
-    TaskView& view_;
+    ObjectView& view_;
     std::size_t max_tasks_;
 };
 
 } // namespace
 
-TaskView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const RunqueueSymbols& symbols,
+ObjectView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const RunqueueSymbols& symbols,
                        std::size_t max_tasks, std::unordered_set<std::uint64_t>& idle_tasks)
 {
-    TaskView view{"runqueue", "a runqueue", true, {}, {}, {}};
+    ObjectView view("runqueue");
     std::vector<std::string_view> missing = layout.missing(
         {"linux_rq_curr", "linux_rq_idle", "linux_rq_cfs_timeline", "linux_se_run_node", "linux_task_se"});
     if (!missing.empty() || !symbols.runqueues || !symbols.per_cpu_offset) {
@@ -109,10 +109,10 @@ TaskView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const Ru
     try {
         if (symbols.nr_cpu_ids) cpus = kernel.read_u32(symbols.nr_cpu_ids);
     } catch (const Error& e) {
-        view.problems.push_back(fmt::format("runqueues: cannot read nr_cpu_ids: {}", e.what()));
+        view.problems.push_back(walk_stopped(fmt::format("runqueues: cannot read nr_cpu_ids: {}", e.what())));
     }
     if (cpus == 0 || cpus > MAX_CPUS) {
-        view.problems.push_back(fmt::format("runqueues: nr_cpu_ids is {}; read CPU 0 only", cpus));
+        view.problems.push_back(walk_stopped(fmt::format("runqueues: nr_cpu_ids is {}; read CPU 0 only", cpus)));
         cpus = 1;
     }
     RunqueueWalk walk(kernel, layout, view, max_tasks);
@@ -122,8 +122,8 @@ TaskView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const Ru
             std::uint64_t rq = symbols.runqueues + kernel.read_pointer(symbols.per_cpu_offset + cpu * word);
             if (word == 4) rq &= 0xffffffffULL;
             if (rq_cpu && kernel.read_u32(rq + *rq_cpu) != cpu) {
-                view.problems.push_back(fmt::format("runqueue of CPU {} at {:#x} says it is CPU {}", cpu, rq,
-                                                    kernel.read_u32(rq + *rq_cpu)));
+                view.problems.push_back(broken_link(fmt::format("runqueue of CPU {} at {:#x} says it is CPU {}", cpu, rq,
+                                                                kernel.read_u32(rq + *rq_cpu))));
                 continue;
             }
             std::uint64_t curr = kernel.read_pointer(rq + layout.get("linux_rq_curr"));
@@ -134,7 +134,7 @@ TaskView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const Ru
             walk.cfs_tree(rq + layout.get("linux_rq_cfs_timeline"), 0, static_cast<int>(cpu));
             if (with_rt) walk.rt_queues(rq + layout.get("linux_rq_rt_queue"), 0, static_cast<int>(cpu));
         } catch (const Error& e) {
-            view.problems.push_back(fmt::format("runqueue of CPU {}: {}", cpu, e.what()));
+            view.problems.push_back(walk_stopped(fmt::format("runqueue of CPU {}: {}", cpu, e.what())));
         }
     }
     return view;

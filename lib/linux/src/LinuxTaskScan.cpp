@@ -210,10 +210,10 @@ TaskScanCandidates task_scan_candidates(AddressSpace& kernel, const LinuxLayout&
     return out;
 }
 
-TaskView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
+ObjectView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
                         std::size_t max_tasks, const TaskScanCandidates* scanned)
 {
-    TaskView view{"scan", "a memory scan", true, {}, {}, {}};
+    ObjectView view("scan");
     ScanFields f = scan_fields(kernel, layout, direct_map, view.unavailable);
     if (scanned && !scanned->available) view.unavailable = scanned->unavailable;
     if (!view.unavailable.empty()) {
@@ -222,13 +222,13 @@ TaskView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::ui
     }
     TaskScan scan(kernel, f, max_tasks);
     if (!scanned) {
-        for (std::uint64_t task : scan.scan(direct_map)) view.tasks.insert(task);
+        for (std::uint64_t task : scan.scan(direct_map)) view.objects.insert(task);
         return view;
     }
     // The guest ran since: a place that is no task now (it exited, or its
     // memory went to something else) is dropped, never reported.
     for (std::uint64_t task : scanned->tasks)
-        if (scan.still_a_task(task)) view.tasks.insert(task);
+        if (scan.still_a_task(task)) view.objects.insert(task);
     return view;
 }
 

@@ -11,9 +11,9 @@
 
 namespace vmi {
 
-TaskView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_task, std::size_t max_tasks)
+ObjectView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_task, std::size_t max_tasks)
 {
-    TaskView view{"children", "its parent's children", true, {}, {}, {}};
+    ObjectView view("children");
     TaskOffsets o = layout.task_offsets();
     std::optional<std::uint64_t> children = layout.find("linux_children");
     std::optional<std::uint64_t> sibling = layout.find("linux_sibling");
@@ -43,22 +43,22 @@ TaskView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::uin
         for (std::uint64_t thread : threads) {
             if (!walked.insert(thread).second) continue;
             if (walked.size() > max_tasks) {
-                view.problems.push_back(fmt::format("children lists: more than {} tasks; stopped", max_tasks));
+                view.problems.push_back(walk_stopped(fmt::format("children lists: more than {} tasks; stopped", max_tasks)));
                 view.complete = false;
                 return view;
             }
             ListWalkResult result = walk_kernel_list(
                 kernel, thread + *children, *sibling, max_tasks, fmt::format("children of {}", describe(thread)),
                 [&](std::uint64_t child) -> std::string {
-                    if (view.tasks.insert(child).second) pending.push_back(child);
+                    if (view.objects.insert(child).second) pending.push_back(child);
                     return {};
                 },
                 describe);
             if (!result.complete()) {
-                view.problems.push_back(result.problem);
+                view.problems.push_back(walk_stopped(result.problem));
                 view.complete = false;
             }
-            for (std::string& broken : result.broken_links) view.problems.push_back(std::move(broken));
+            for (std::string& broken : result.broken_links) view.problems.push_back(broken_link(std::move(broken)));
         }
     }
     return view;

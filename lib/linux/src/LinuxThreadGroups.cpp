@@ -7,7 +7,7 @@
 namespace vmi {
 
 std::vector<std::uint64_t> thread_group_members(AddressSpace& kernel, const TaskOffsets& o, std::uint64_t task,
-                                                std::size_t max_tasks, std::vector<std::string>& problems,
+                                                std::size_t max_tasks, std::vector<WalkProblem>& problems,
                                                 bool& complete)
 {
     std::vector<std::uint64_t> members;
@@ -23,12 +23,12 @@ std::vector<std::uint64_t> thread_group_members(AddressSpace& kernel, const Task
         try {
             signal = kernel.read_pointer(task + *o.signal);
         } catch (const Error& e) {
-            problems.push_back(fmt::format("{}: cannot read its signal pointer: {}", what, e.what()));
+            problems.push_back(walk_stopped(fmt::format("{}: cannot read its signal pointer: {}", what, e.what())));
             complete = false;
             return members;
         }
         if (!is_kernel_address(kernel, signal)) {
-            problems.push_back(fmt::format("{}: signal pointer {:#x} is not a kernel address", what, signal));
+            problems.push_back(bad_pointer(fmt::format("{}: signal pointer {:#x} is not a kernel address", what, signal), task));
             complete = false;
             return members;
         }
@@ -41,17 +41,17 @@ std::vector<std::uint64_t> thread_group_members(AddressSpace& kernel, const Task
         return {};
     }
     if (!result.complete()) {
-        problems.push_back(result.problem);
+        problems.push_back(walk_stopped(result.problem));
         complete = false;
     }
-    for (std::string& broken : result.broken_links) problems.push_back(std::move(broken));
+    for (std::string& broken : result.broken_links) problems.push_back(broken_link(std::move(broken)));
     return members;
 }
 
-TaskView thread_group_view(AddressSpace& kernel, const LinuxLayout& layout,
+ObjectView thread_group_view(AddressSpace& kernel, const LinuxLayout& layout,
                            const std::unordered_set<std::uint64_t>& seeds, std::size_t max_tasks)
 {
-    TaskView view{"threads", "its thread group", true, {}, {}, {}};
+    ObjectView view("threads");
     TaskOffsets o = layout.task_offsets();
     bool by_signal = o.signal && o.signal_thread_head && o.thread_node;
     if (!by_signal && !o.thread_group) {
@@ -63,8 +63,8 @@ TaskView thread_group_view(AddressSpace& kernel, const LinuxLayout& layout,
     // member already seen.
     std::unordered_set<std::uint64_t> groups_done;
     for (std::uint64_t seed : seeds) {
-        if (view.tasks.size() >= max_tasks) {
-            view.problems.push_back(fmt::format("thread groups: more than {} tasks; stopped", max_tasks));
+        if (view.objects.size() >= max_tasks) {
+            view.problems.push_back(walk_stopped(fmt::format("thread groups: more than {} tasks; stopped", max_tasks)));
             view.complete = false;
             break;
         }
@@ -73,16 +73,16 @@ TaskView thread_group_view(AddressSpace& kernel, const LinuxLayout& layout,
             try {
                 signal = kernel.read_pointer(seed + *o.signal);
             } catch (const Error& e) {
-                view.problems.push_back(fmt::format("thread group of task {:#x}: {}", seed, e.what()));
+                view.problems.push_back(walk_stopped(fmt::format("thread group of task {:#x}: {}", seed, e.what())));
                 view.complete = false;
                 continue;
             }
             if (!groups_done.insert(signal).second) continue;
-        } else if (view.tasks.contains(seed)) {
+        } else if (view.objects.contains(seed)) {
             continue;
         }
         for (std::uint64_t member : thread_group_members(kernel, o, seed, max_tasks, view.problems, view.complete))
-            view.tasks.insert(member);
+            view.objects.insert(member);
     }
     return view;
 }

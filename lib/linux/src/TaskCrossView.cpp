@@ -2,127 +2,152 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include <fmt/ranges.h>
-
-#include "ViewNames.hpp"
 
 namespace vmi {
 namespace {
 
-// What a view's missing a task means.
-std::string gap_meaning(std::string_view view, bool pid_table_too)
+bool leader_not_idle(const TaskFacts& f) { return !f.thread && !f.idle; }
+
+constexpr ViewRow<TaskFacts> TASK_VIEWS[] = {
+    {"tasks", "TASKS", "the task list", "in the task list (init_task.tasks)", "unlinked from the task list",
+     leader_not_idle},
+    {"pid_table", "PIDTABLE", "the PID table", "in the PID table (init_pid_ns.idr)",
+     "removed from the PID table (the guest's /proc and kill cannot find it)",
+     [](const TaskFacts& f) { return !f.idle; }},
+    {"children", "CHILDREN", "its parent's children", "on its parent's children list",
+     "unlinked from its parent's children list", leader_not_idle},
+    {"threads", "THREADS", "its thread group", "in its thread group (signal->thread_head)",
+     "unlinked from its thread group", [](const TaskFacts&) { return true; }},
+    // Only tasks that run or could are on a runqueue; the scan finds what the lists lost.
+    {"runqueue", "RUNQUEUE", "a runqueue", "on a runqueue (rq->curr, rq->idle, CFS tree, RT queues)", "", nullptr},
+    {"scan", "SCAN", "a memory scan", "found by a scan of guest RAM for task_structs", "", nullptr},
+    {"guest", "GUEST", "the guest's own list", "in the guest's own list (--guest-ps or --agent)",
+     "hidden from the guest's own tools (its /proc listing)",
+     [](const TaskFacts& f) { return leader_not_idle(f) && !f.late_for_guest; }},
+};
+
+// The views that are lists of the kernel's: a task on none of them was unlinked from every one.
+bool on_a_list(const std::vector<std::string>& seen_by)
 {
-    if (view == "tasks") return "unlinked from the task list";
-    if (view == "pid_table") return "removed from the PID table (the guest's /proc and kill cannot find it)";
-    if (view == "threads") return "unlinked from its thread group";
-    if (view == "children") return "unlinked from its parent's children list";
-    if (view == "guest") return pid_table_too ? "" : "hidden from the guest's own tools (its /proc listing)";
-    return fmt::format("missing from {}", view);
+    return std::any_of(seen_by.begin(), seen_by.end(),
+                       [](const std::string& id) { return id == "tasks" || id == "pid_table" || id == "children"; });
 }
 
-} // namespace
+// What compare_views needs to know of tasks.
+class TaskKind {
+public:
+    using Object = LinuxTask;
+    using Facts = TaskFacts;
 
-bool TaskCrossView::found_hidden() const
-{
-    return std::any_of(tasks.begin(), tasks.end(), [](const CrossViewTask& t) { return t.hidden; });
-}
-
-TaskCrossView cross_view_tasks(std::vector<TaskView> views, LinuxTaskList& reader,
-                               const std::unordered_set<std::uint64_t>& idle_tasks,
-                               const std::optional<std::vector<GuestProcess>>& guest)
-{
-    TaskCrossView out;
-    std::unordered_set<std::uint64_t> all;
-    for (TaskView& view : views) {
-        all.insert(view.tasks.begin(), view.tasks.end());
-        for (std::string& problem : view.problems) out.problems.push_back(std::move(problem));
-        view.problems.clear();
-    }
-    std::map<std::int64_t, std::string> guest_pids;
-    std::int64_t guest_max_pid = 0;
-    if (guest) {
+    TaskKind(LinuxTaskList& reader, const std::unordered_set<std::uint64_t>& idle_tasks,
+             const std::optional<std::vector<GuestProcess>>& guest)
+        : reader_(reader), idle_tasks_(idle_tasks), guest_(guest.has_value())
+    {
+        if (!guest) return;
         for (const GuestProcess& process : *guest) {
-            guest_pids.emplace(process.pid, process.name);
-            guest_max_pid = std::max(guest_max_pid, process.pid);
+            guest_pids_.emplace(process.pid, process.name);
+            guest_max_pid_ = std::max(guest_max_pid_, process.pid);
         }
-        views.push_back({"guest", "the guest's own list", true, {}, {}, {}});
     }
 
-    std::unordered_set<std::int64_t> host_pids;
-    for (std::uint64_t address : all) {
-        CrossViewTask entry;
-        entry.task = reader.read_task(address);
-        const LinuxTask& task = entry.task;
-        if (task.bad("pid") || task.bad("comm")) {
-            std::vector<std::string> from;
-            for (const TaskView& view : views)
-                if (view.tasks.contains(address)) from.push_back(view.id);
-            out.problems.push_back(fmt::format("task {:#x} (from {}) cannot be read: {}", address,
-                                               fmt::join(from, ", "), task.bad_fields.front().second));
-            continue;
-        }
-        host_pids.insert(task.pid);
-        entry.idle = task.tid == 0 || idle_tasks.contains(address);
-        bool thread = task.tid != task.pid;
-        bool leader_view_applies = !thread && !entry.idle;
-        bool late_for_guest = false;
-        for (const TaskView& view : views) {
-            bool seen = view.id == "guest" ? !thread && guest_pids.contains(task.pid) : view.tasks.contains(address);
-            bool expected = false;
-            if (view.available && view.complete) {
-                if (view.id == "tasks" || view.id == "children") expected = leader_view_applies;
-                if (view.id == "pid_table") expected = !entry.idle;
-                if (view.id == "threads") expected = true;
-                if (view.id == "guest") {
-                    late_for_guest = leader_view_applies && task.pid > guest_max_pid;
-                    expected = leader_view_applies && !late_for_guest;
-                }
-            }
-            entry.seen.push_back(seen);
-            entry.expected.push_back(expected);
-            if (seen) entry.seen_by.push_back(view.id);
-            if (expected && !seen) entry.missed_by.push_back(view.id);
-        }
-        if (entry.idle) {
+    std::span<const ViewRow<TaskFacts>> rows() const { return task_view_rows(); }
+    LinuxTask read(std::uint64_t address) { return reader_.read_task(address); }
+
+    std::optional<std::string> unreadable(const LinuxTask& task, const std::vector<std::string>& from) const
+    {
+        if (!task.bad("pid") && !task.bad("comm")) return std::nullopt;
+        return fmt::format("task {:#x} (from {}) cannot be read: {}", task.address, fmt::join(from, ", "),
+                           task.bad_fields.front().second);
+    }
+
+    TaskFacts facts(const LinuxTask& task)
+    {
+        host_pids_.insert(task.pid);
+        TaskFacts facts;
+        facts.idle = task.tid == 0 || idle_tasks_.contains(task.address);
+        facts.thread = task.tid != task.pid;
+        facts.late_for_guest = guest_ && leader_not_idle(facts) && task.pid > guest_max_pid_;
+        return facts;
+    }
+
+    // The guest lists processes by pid: it sees a leader whose pid it lists.
+    bool seen(const ObjectView& view, const LinuxTask& task) const
+    {
+        if (view.id == "guest") return task.tid == task.pid && guest_pids_.contains(task.pid);
+        return view.objects.contains(task.address);
+    }
+
+    void explain(CrossViewTask& entry, const TaskFacts& facts) const
+    {
+        const LinuxTask& task = entry.object;
+        bool missed = !entry.missed_by.empty();
+        if (facts.idle) {
             entry.meaning = "idle task: on its CPU's runqueue only, as always";
-        } else if (!entry.missed_by.empty() && task.exiting) {
+        } else if (missed && task.exiting) {
             entry.meaning = "exiting: it leaves the kernel's lists one by one";
-        } else if (!entry.missed_by.empty() && task.just_forked) {
+        } else if (missed && task.just_forked) {
             entry.meaning = "just forked: it joins the kernel's lists one by one";
-        } else if (!entry.missed_by.empty()) {
+        } else if (missed) {
             entry.hidden = true;
+            // Out of the PID table, it is out of the guest's /proc for that reason.
             bool pid_table_too =
                 std::find(entry.missed_by.begin(), entry.missed_by.end(), "pid_table") != entry.missed_by.end();
             std::vector<std::string> why;
-            for (const std::string& id : entry.missed_by)
-                if (std::string text = gap_meaning(id, pid_table_too); !text.empty()) why.push_back(text);
-            entry.meaning = fmt::format("in {}, not in {}: {}", join_view_names(entry.seen_by, views),
-                                        join_view_names(entry.missed_by, views), fmt::join(why, "; "));
-            bool on_a_list = std::any_of(entry.seen_by.begin(), entry.seen_by.end(), [](const std::string& id) {
-                return id == "tasks" || id == "pid_table" || id == "children";
-            });
-            if (!on_a_list)
+            for (const std::string& id : entry.missed_by) {
+                if (id == "guest" && pid_table_too) continue;
+                const ViewRow<TaskFacts>* row = find_view_row(rows(), id);
+                why.push_back(row ? std::string(row->gap) : fmt::format("missing from {}", id));
+            }
+            entry.meaning = fmt::format("in {}, not in {}: {}", join_view_names(entry.seen_by, rows()),
+                                        join_view_names(entry.missed_by, rows()), fmt::join(why, "; "));
+            if (!on_a_list(entry.seen_by))
                 entry.meaning = fmt::format("found only in {}: unlinked from every list ({})",
-                                            join_view_names(entry.seen_by, views), fmt::join(why, "; "));
-        } else if (late_for_guest) {
+                                            join_view_names(entry.seen_by, rows()), fmt::join(why, "; "));
+        } else if (facts.late_for_guest) {
             entry.meaning = "started after the guest's list was taken";
-        } else if (thread) {
+        } else if (facts.thread) {
             entry.meaning = "thread: on no list of thread-group leaders";
         }
-        out.tasks.push_back(std::move(entry));
     }
-    for (const auto& [pid, name] : guest_pids)
-        if (!host_pids.contains(pid))
-            out.warnings.push_back(fmt::format("pid {}{} is in the guest's list but in no kernel view: it ended "
-                                               "after the list was taken",
-                                               pid, name.empty() ? "" : fmt::format(" ({})", name)));
-    std::sort(out.tasks.begin(), out.tasks.end(), [](const CrossViewTask& a, const CrossViewTask& b) {
-        return std::tie(a.task.pid, a.task.tid, a.task.address) < std::tie(b.task.pid, b.task.tid, b.task.address);
-    });
-    for (TaskView& view : views) view.tasks.clear();
-    out.views = std::move(views);
-    return out;
+
+    // A pid only the guest lists ended after its list was taken.
+    void finish(TaskCrossView& out) const
+    {
+        for (const auto& [pid, name] : guest_pids_)
+            if (!host_pids_.contains(pid))
+                out.warnings.push_back(fmt::format("pid {}{} is in the guest's list but in no kernel view: it ended "
+                                                   "after the list was taken",
+                                                   pid, name.empty() ? "" : fmt::format(" ({})", name)));
+    }
+
+    bool before(const LinuxTask& a, const LinuxTask& b) const
+    {
+        return std::tie(a.pid, a.tid, a.address) < std::tie(b.pid, b.tid, b.address);
+    }
+
+private:
+    LinuxTaskList& reader_;
+    const std::unordered_set<std::uint64_t>& idle_tasks_;
+    bool guest_ = false;
+    std::map<std::int64_t, std::string> guest_pids_;
+    std::int64_t guest_max_pid_ = 0;
+    std::unordered_set<std::int64_t> host_pids_;
+};
+
+} // namespace
+
+std::span<const ViewRow<TaskFacts>> task_view_rows() { return TASK_VIEWS; }
+
+TaskCrossView cross_view_tasks(std::vector<ObjectView> views, LinuxTaskList& reader,
+                               const std::unordered_set<std::uint64_t>& idle_tasks,
+                               const std::optional<std::vector<GuestProcess>>& guest)
+{
+    if (guest) views.push_back(ObjectView("guest"));
+    TaskKind kind(reader, idle_tasks, guest);
+    return compare_views(kind, std::move(views));
 }
 
 } // namespace vmi

@@ -13,28 +13,19 @@
 #include <unordered_set>
 #include <vector>
 
+#include "vmi/linux/CrossView.hpp"
 #include "vmi/linux/LinuxLayout.hpp"
 #include "vmi/paging/AddressSpace.hpp"
 
 namespace vmi {
 
-struct ModuleView {
-    std::string id;   // the column name: "modules", "sysfs", "mod_tree"
-    std::string name; // for people
-    bool available = true;
-    std::string unavailable;
-    std::unordered_set<std::uint64_t> modules;
-    std::vector<std::string> problems;
-    bool complete = true; // as TaskView::complete
-};
-
 // `module_kset` is the address of the symbol (a struct kset pointer).
-ModuleView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t module_kset,
+ObjectView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t module_kset,
                              std::size_t max_modules);
 
 // `mod_tree` is the address of the struct mod_tree_root symbol; 0 when the
 // kernel has none (CONFIG_MODULES_TREE_LOOKUP off).
-ModuleView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t mod_tree,
+ObjectView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t mod_tree,
                             std::size_t max_modules);
 
 // A scan of [start, end) for struct modules: every mapped page, every 8-byte-aligned
@@ -42,7 +33,7 @@ ModuleView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std
 // state and whose name is printable is a candidate; it counts only if its
 // embedded module_kobject points back at it (mkobj.mod), which the kernel
 // sets when it loads the module and a deleted kobject keeps.
-ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t start, std::uint64_t end,
+ObjectView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t start, std::uint64_t end,
                             std::size_t max_modules);
 
 // module_scan_view over the area the kernel loads modules into. x86-64: its module
@@ -51,7 +42,7 @@ ModuleView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std
 // at `high_memory`, the symbol's address, rounded up past an 8 MiB guard) to
 // FIXADDR_TOP; the few pages the kmap and fixmap areas at its top map are scanned too.
 // Unavailable, saying why, on i386 without high_memory or when it holds no kernel address.
-ModuleView module_area_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t high_memory,
+ObjectView module_area_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t high_memory,
                                  std::size_t max_modules);
 
 } // namespace vmi

@@ -13,24 +13,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "vmi/linux/CrossView.hpp"
 #include "vmi/linux/LinuxLayout.hpp"
 #include "vmi/paging/AddressSpace.hpp"
 
 namespace vmi {
-
-struct TaskView {
-    std::string id;   // the column name: "tasks", "pid_table", ...
-    std::string name; // for people: "task list", "PID table", ...
-    bool available = true;
-    std::string unavailable; // why not, when !available
-    std::unordered_set<std::uint64_t> tasks;
-    std::vector<std::string> problems; // walks that stopped early, entries that do not agree
-    // Whether every walk of the view went to its end. One that stopped early
-    // (a bad pointer, a loop, the cap) may have missed tasks for that reason:
-    // what the view misses is then no finding. A link whose way back is
-    // wrong is a problem but leaves the walk whole.
-    bool complete = true;
-};
 
 // The tasks `task`'s thread group lists: signal->thread_head (thread_node
 // links, 2.6.38 until today; `task` is there only if its own link is intact),
@@ -38,22 +25,22 @@ struct TaskView {
 // has neither.
 // `complete` is set to false when the walk stopped early.
 std::vector<std::uint64_t> thread_group_members(AddressSpace& kernel, const TaskOffsets& offsets, std::uint64_t task,
-                                                std::size_t max_tasks, std::vector<std::string>& problems,
+                                                std::size_t max_tasks, std::vector<WalkProblem>& problems,
                                                 bool& complete);
 
 // The PID allocator: every struct pid in init_pid_ns's IDR (an xarray since
 // 4.20), then its tasks[PIDTYPE_PID] to the task. Threads are included.
-TaskView pid_table_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_pid_ns,
+ObjectView pid_table_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_pid_ns,
                         std::size_t max_tasks);
 
 // Parents and children: from init_task down through every task's children
 // list (sibling links), the children of each thread too (a child hangs off
 // the thread that forked it).
-TaskView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_task, std::size_t max_tasks);
+ObjectView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_task, std::size_t max_tasks);
 
 // The thread groups of the tasks in `seeds`, each group walked once from its
 // signal_struct: a thread (or leader) no other view lists shows here.
-TaskView thread_group_view(AddressSpace& kernel, const LinuxLayout& layout,
+ObjectView thread_group_view(AddressSpace& kernel, const LinuxLayout& layout,
                            const std::unordered_set<std::uint64_t>& seeds, std::size_t max_tasks);
 
 // Where the per-CPU runqueues are: the `runqueues` per-CPU symbol, the
@@ -68,7 +55,7 @@ struct RunqueueSymbols {
 // (tasks_timeline, into group entities' own trees) and its RT queues. Sees
 // only tasks that run or could: a sleeping task is on no runqueue.
 // `idle_tasks` receives every rq->idle (the swapper/N tasks).
-TaskView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const RunqueueSymbols& symbols,
+ObjectView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const RunqueueSymbols& symbols,
                        std::size_t max_tasks, std::unordered_set<std::uint64_t>& idle_tasks);
 
 // A scan of guest RAM for task_structs, through the kernel's direct map
@@ -96,7 +83,7 @@ struct TaskScanCandidates {
 };
 TaskScanCandidates task_scan_candidates(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
                                         std::size_t max_tasks);
-TaskView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
+ObjectView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
                         std::size_t max_tasks, const TaskScanCandidates* scanned = nullptr);
 
 } // namespace vmi

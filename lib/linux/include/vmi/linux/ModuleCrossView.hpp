@@ -1,34 +1,29 @@
 #pragma once
-// The cross-view check of a Linux guest's modules: every module the module
-// list, sysfs or the module tree holds, with the views that hold it and
-// those that do not. A live module is in all three from the end of its
-// loading to the start of its unloading; a module being loaded or unloaded
-// (state other than Live) may be in some only, which is normal.
+// The cross-view check of a Linux guest's modules (CrossView.hpp): every
+// module the module list, sysfs, the module tree or a scan of the module area
+// holds, with the views that hold it and those that do not. A live module is
+// in the three records from the end of its loading to the start of its
+// unloading; a module being loaded or unloaded (state other than Live) may be
+// in some only, which is normal. What the scan misses is never a finding.
 #include <cstdint>
-#include <string>
+#include <span>
 #include <vector>
 
+#include "vmi/linux/CrossView.hpp"
 #include "vmi/linux/LinuxModuleList.hpp"
-#include "vmi/linux/LinuxModuleViews.hpp"
 
 namespace vmi {
 
-struct CrossViewModule {
-    LinuxModule module;
-    std::vector<bool> seen; // per view, in ModuleCrossView::views' order
-    std::vector<std::string> seen_by;
-    std::vector<std::string> missed_by;
-    bool hidden = false;
-    std::string meaning;
-};
+// Every module view must hold every module (a module's state explains a gap).
+struct ModuleFacts {};
 
-struct ModuleCrossView {
-    std::vector<ModuleView> views;
-    std::vector<CrossViewModule> modules; // by name
-    std::vector<std::string> problems;
-    bool found_hidden() const;
-};
+// The module views, in their columns' order: the module list, sysfs, the
+// module tree and the scan of the module area.
+std::span<const ViewRow<ModuleFacts>> module_view_rows();
 
-ModuleCrossView cross_view_modules(std::vector<ModuleView> views, LinuxModuleList& reader);
+using ModuleCrossView = CrossView<LinuxModule>;
+using CrossViewModule = CrossViewEntry<LinuxModule>;
+
+ModuleCrossView cross_view_modules(std::vector<ObjectView> views, LinuxModuleList& reader);
 
 } // namespace vmi

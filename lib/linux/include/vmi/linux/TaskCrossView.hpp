@@ -1,7 +1,8 @@
 #pragma once
-// The cross-view check of a Linux guest's processes: every task any view
-// (LinuxTaskViews.hpp, the task list, the guest's own list) sees, with the
-// views that see it, those that should and do not, and what that means.
+// The cross-view check of a Linux guest's processes (CrossView.hpp): every
+// task any view (LinuxTaskViews.hpp, the task list, the guest's own list)
+// sees, with the views that see it, those that should and do not, and what
+// that means.
 //
 // A view that misses a task is a finding only where the kernel guarantees
 // the task is there, so that nothing normal raises an alarm:
@@ -18,39 +19,34 @@
 //   tasks for that reason: its gaps are no finding, its problems are reported.
 #include <cstdint>
 #include <optional>
-#include <string>
+#include <span>
 #include <unordered_set>
 #include <vector>
 
+#include "vmi/linux/CrossView.hpp"
 #include "vmi/linux/GuestProcessList.hpp"
 #include "vmi/linux/LinuxTaskList.hpp"
-#include "vmi/linux/LinuxTaskViews.hpp"
 
 namespace vmi {
 
-struct CrossViewTask {
-    LinuxTask task;
-    bool idle = false;
-    // One each per view, in TaskCrossView::views' order.
-    std::vector<bool> seen;
-    std::vector<bool> expected;         // the view should list it (and is available)
-    std::vector<std::string> seen_by;   // view ids
-    std::vector<std::string> missed_by; // the expected views that miss it
-    bool hidden = false;                // an expected view misses it
-    std::string meaning;                // a finding's explanation, or why a gap is normal
+// What decides which views must hold a task.
+struct TaskFacts {
+    bool idle = false;           // an idle task (swapper/N): on its CPU's runqueue only
+    bool thread = false;         // not its thread group's leader
+    bool late_for_guest = false; // a leader whose pid is above every pid the guest's list has
 };
 
-struct TaskCrossView {
-    std::vector<TaskView> views;
-    std::vector<CrossViewTask> tasks; // by pid, then tid
-    std::vector<std::string> warnings;
-    std::vector<std::string> problems; // walks that stopped early or found inconsistent entries
-    bool found_hidden() const;
-};
+// The task views, in their columns' order: the task list, the PID table, the
+// children lists, the thread groups, the runqueues, the scan of RAM and the
+// guest's own list ("guest", from --guest-ps or --agent).
+std::span<const ViewRow<TaskFacts>> task_view_rows();
+
+using TaskCrossView = CrossView<LinuxTask>;
+using CrossViewTask = CrossViewEntry<LinuxTask>;
 
 // Reads every task the views name (through `reader`) and classifies it. The
 // guest's list, when given, becomes the view "guest".
-TaskCrossView cross_view_tasks(std::vector<TaskView> views, LinuxTaskList& reader,
+TaskCrossView cross_view_tasks(std::vector<ObjectView> views, LinuxTaskList& reader,
                                const std::unordered_set<std::uint64_t>& idle_tasks,
                                const std::optional<std::vector<GuestProcess>>& guest);
 
