@@ -80,6 +80,8 @@ std::vector<std::vector<Cell>> rows_of(const ModuleCrossView& check, const std::
 
 } // namespace
 
+std::string module_check_column_ids() { return check_columns().ids(); }
+
 int run_module_check(const GuestOptions& guest_options, const TableOptions& table, const ModuleCheckOptions& options)
 {
     CheckOutlets outlets(options.outlets, "modules");

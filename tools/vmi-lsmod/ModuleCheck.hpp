@@ -15,6 +15,9 @@ struct ModuleCheckOptions {
     PauseOptions pause;
 };
 
+// "name, module, ...": the columns of --check, its views' from their table.
+std::string module_check_column_ids();
+
 // Exit status: EXIT_FOUND when a view misses a live module, EXIT_ERROR when
 // a view could not be walked whole, else EXIT_OK.
 int run_module_check(const GuestOptions& guest_options, const TableOptions& table, const ModuleCheckOptions& options);

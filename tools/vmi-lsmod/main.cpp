@@ -85,10 +85,10 @@ int main(int argc, char** argv)
             vmi::add_pause_options(app, options.pause, /*offer_no_pause=*/true);
             vmi::add_resume_abandoned_option(app, options.pause);
             app.add_flag("--check", options.check,
-                         "Cross-view check: compare the module list, sysfs (module_kset), the module tree "
-                         "(mod_tree) and a scan of the module area; print the modules some view hides, exit 1 if there "
-                         "are any (columns: name, "
-                         "module, state, hidden, modules, sysfs, mod_tree, scan, seen_by, missed_by, meaning)");
+                         fmt::format("Cross-view check: compare the module list, sysfs (module_kset), the module "
+                                     "tree (mod_tree) and a scan of the module area; print the modules some view "
+                                     "hides, exit 1 if there are any (columns: {})",
+                                     vmi::module_check_column_ids()));
             app.add_flag("--all", options.check_options.all, "With --check: every module, one column per view");
             app.add_flag("--all-domains", options.check_options.all_domains,
                          "With --check: every running VM of the host (libvirt domains of --uri, KubeVirt, Proxmox and "

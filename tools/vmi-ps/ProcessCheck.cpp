@@ -128,6 +128,8 @@ int check_every_domain(const GuestOptions& guest_options, const TableOptions& ta
 
 } // namespace
 
+std::string process_check_column_ids() { return check_columns().ids(); }
+
 int run_process_check(const GuestOptions& guest_options, const TableOptions& table, const ProcessCheckOptions& options)
 {
     if (!options.guest_ps.empty() && options.agent)

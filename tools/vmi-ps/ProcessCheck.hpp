@@ -21,6 +21,9 @@ struct ProcessCheckOptions {
     CheckOutletOptions outlets; // --prometheus, --journal
 };
 
+// "pid, tid, ...": the columns of --check, its views' from their table.
+std::string process_check_column_ids();
+
 // Exit status: EXIT_FOUND when a view misses a process it must hold,
 // EXIT_ERROR when a view could not be walked whole, else EXIT_OK.
 int run_process_check(const GuestOptions& guest_options, const TableOptions& table, const ProcessCheckOptions& options);

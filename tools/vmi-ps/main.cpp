@@ -147,13 +147,11 @@ int main(int argc, char** argv)
             app.add_option("--pid", options.pids, "Only this process (repeatable)");
             vmi::add_pause_options(app, options.pause, /*offer_no_pause=*/true);
             vmi::add_resume_abandoned_option(app, options.pause);
-            app.add_flag(
-                "--check", options.check,
-                "Cross-view check: compare the task list, the PID table, the children lists, the thread "
-                "groups, the runqueues and a scan of RAM (and --guest-ps or --agent); print the processes some view "
-                "hides, exit 1 "
-                "if there are any (columns: pid, tid, name, task, hidden, tasks, pid_table, children, "
-                "threads, runqueue, scan, guest, seen_by, missed_by, meaning)");
+            app.add_flag("--check", options.check,
+                         fmt::format("Cross-view check: compare the task list, the PID table, the children lists, the "
+                                     "thread groups, the runqueues and a scan of RAM (and --guest-ps or --agent); "
+                                     "print the processes some view hides, exit 1 if there are any (columns: {})",
+                                     vmi::process_check_column_ids()));
             app.add_flag("--all", options.check_options.all, "With --check: every task, one column per view");
             app.add_flag("--all-domains", options.check_options.all_domains,
                          "With --check: every running VM of the host (libvirt domains of --uri, KubeVirt, Proxmox and "
