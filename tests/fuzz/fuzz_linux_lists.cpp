@@ -80,7 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         vmi::TaskCrossView check = kernel->check_tasks(std::nullopt, true, MAX_TASKS);
         // Every view stops at the cap (the start task, such as init_task, may come on top).
         for (const vmi::ObjectView& view : check.views)
-            if (view.objects.size() > MAX_TASKS + 1) vmi_fuzz::invariant_failed("task view " + view.id + " past its cap");
+            if (view.objects.size() > MAX_TASKS + 1)
+                vmi_fuzz::invariant_failed("task view " + view.id + " past its cap");
     });
     job([&] { (void)kernel->check_modules(MAX_TASKS); });
     return 0;

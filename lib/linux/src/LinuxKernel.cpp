@@ -675,7 +675,7 @@ TaskCrossView LinuxKernel::check_tasks(const std::optional<std::vector<GuestProc
     idle.insert(init); // init_task is CPU 0's idle task
 
     ObjectView scan = scan_memory ? task_scan_view(kernel, layout(), direct_map(), max_tasks, scanned)
-                                : unavailable_view("scan", "not asked for");
+                                  : unavailable_view("scan", "not asked for");
 
     std::unordered_set<std::uint64_t> seeds{init};
     for (const ObjectView& view : views) seeds.insert(view.objects.begin(), view.objects.end());

@@ -140,7 +140,7 @@ private:
 } // namespace
 
 ObjectView pid_table_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_pid_ns,
-                        std::size_t max_tasks)
+                          std::size_t max_tasks)
 {
     ObjectView view("pid_table");
     std::vector<std::string_view> missing =

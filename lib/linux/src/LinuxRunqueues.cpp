@@ -92,7 +92,7 @@ private:
 } // namespace
 
 ObjectView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const RunqueueSymbols& symbols,
-                       std::size_t max_tasks, std::unordered_set<std::uint64_t>& idle_tasks)
+                         std::size_t max_tasks, std::unordered_set<std::uint64_t>& idle_tasks)
 {
     ObjectView view("runqueue");
     std::vector<std::string_view> missing = layout.missing(
@@ -122,8 +122,8 @@ ObjectView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const 
             std::uint64_t rq = symbols.runqueues + kernel.read_pointer(symbols.per_cpu_offset + cpu * word);
             if (word == 4) rq &= 0xffffffffULL;
             if (rq_cpu && kernel.read_u32(rq + *rq_cpu) != cpu) {
-                view.problems.push_back(broken_link(fmt::format("runqueue of CPU {} at {:#x} says it is CPU {}", cpu, rq,
-                                                                kernel.read_u32(rq + *rq_cpu))));
+                view.problems.push_back(broken_link(fmt::format("runqueue of CPU {} at {:#x} says it is CPU {}", cpu,
+                                                                rq, kernel.read_u32(rq + *rq_cpu))));
                 continue;
             }
             std::uint64_t curr = kernel.read_pointer(rq + layout.get("linux_rq_curr"));

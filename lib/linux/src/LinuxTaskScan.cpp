@@ -211,7 +211,7 @@ TaskScanCandidates task_scan_candidates(AddressSpace& kernel, const LinuxLayout&
 }
 
 ObjectView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
-                        std::size_t max_tasks, const TaskScanCandidates* scanned)
+                          std::size_t max_tasks, const TaskScanCandidates* scanned)
 {
     ObjectView view("scan");
     ScanFields f = scan_fields(kernel, layout, direct_map, view.unavailable);

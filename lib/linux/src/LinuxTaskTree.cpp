@@ -11,7 +11,8 @@
 
 namespace vmi {
 
-ObjectView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_task, std::size_t max_tasks)
+ObjectView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_task,
+                         std::size_t max_tasks)
 {
     ObjectView view("children");
     TaskOffsets o = layout.task_offsets();
@@ -43,7 +44,8 @@ ObjectView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::u
         for (std::uint64_t thread : threads) {
             if (!walked.insert(thread).second) continue;
             if (walked.size() > max_tasks) {
-                view.problems.push_back(walk_stopped(fmt::format("children lists: more than {} tasks; stopped", max_tasks)));
+                view.problems.push_back(
+                    walk_stopped(fmt::format("children lists: more than {} tasks; stopped", max_tasks)));
                 view.complete = false;
                 return view;
             }

@@ -28,7 +28,8 @@ std::vector<std::uint64_t> thread_group_members(AddressSpace& kernel, const Task
             return members;
         }
         if (!is_kernel_address(kernel, signal)) {
-            problems.push_back(bad_pointer(fmt::format("{}: signal pointer {:#x} is not a kernel address", what, signal), task));
+            problems.push_back(
+                bad_pointer(fmt::format("{}: signal pointer {:#x} is not a kernel address", what, signal), task));
             complete = false;
             return members;
         }
@@ -49,7 +50,7 @@ std::vector<std::uint64_t> thread_group_members(AddressSpace& kernel, const Task
 }
 
 ObjectView thread_group_view(AddressSpace& kernel, const LinuxLayout& layout,
-                           const std::unordered_set<std::uint64_t>& seeds, std::size_t max_tasks)
+                             const std::unordered_set<std::uint64_t>& seeds, std::size_t max_tasks)
 {
     ObjectView view("threads");
     TaskOffsets o = layout.task_offsets();

@@ -31,17 +31,18 @@ std::vector<std::uint64_t> thread_group_members(AddressSpace& kernel, const Task
 // The PID allocator: every struct pid in init_pid_ns's IDR (an xarray since
 // 4.20), then its tasks[PIDTYPE_PID] to the task. Threads are included.
 ObjectView pid_table_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_pid_ns,
-                        std::size_t max_tasks);
+                          std::size_t max_tasks);
 
 // Parents and children: from init_task down through every task's children
 // list (sibling links), the children of each thread too (a child hangs off
 // the thread that forked it).
-ObjectView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_task, std::size_t max_tasks);
+ObjectView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t init_task,
+                         std::size_t max_tasks);
 
 // The thread groups of the tasks in `seeds`, each group walked once from its
 // signal_struct: a thread (or leader) no other view lists shows here.
 ObjectView thread_group_view(AddressSpace& kernel, const LinuxLayout& layout,
-                           const std::unordered_set<std::uint64_t>& seeds, std::size_t max_tasks);
+                             const std::unordered_set<std::uint64_t>& seeds, std::size_t max_tasks);
 
 // Where the per-CPU runqueues are: the `runqueues` per-CPU symbol, the
 // __per_cpu_offset array and the number of possible CPUs (nr_cpu_ids).
@@ -56,7 +57,7 @@ struct RunqueueSymbols {
 // only tasks that run or could: a sleeping task is on no runqueue.
 // `idle_tasks` receives every rq->idle (the swapper/N tasks).
 ObjectView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const RunqueueSymbols& symbols,
-                       std::size_t max_tasks, std::unordered_set<std::uint64_t>& idle_tasks);
+                         std::size_t max_tasks, std::unordered_set<std::uint64_t>& idle_tasks);
 
 // A scan of guest RAM for task_structs, through the kernel's direct map
 // (virtual address `direct_map` + physical address): finds tasks unlinked
@@ -84,6 +85,6 @@ struct TaskScanCandidates {
 TaskScanCandidates task_scan_candidates(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
                                         std::size_t max_tasks);
 ObjectView task_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map,
-                        std::size_t max_tasks, const TaskScanCandidates* scanned = nullptr);
+                          std::size_t max_tasks, const TaskScanCandidates* scanned = nullptr);
 
 } // namespace vmi

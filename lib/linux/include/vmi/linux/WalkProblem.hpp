@@ -8,10 +8,10 @@ namespace vmi {
 
 struct WalkProblem {
     enum class Kind {
-        walk_stopped,     // the walk ended before its end: a bad link, a loop, the cap
-        broken_link,      // an entry whose neighbour does not point back; the walk went on
-        bad_pointer,      // a pointer the walk had to follow is not a kernel address
-        field_unreadable, // one field of one object; the object and the walk are whole
+        walk_stopped,      // the walk ended before its end: a bad link, a loop, the cap
+        broken_link,       // an entry whose neighbour does not point back; the walk went on
+        bad_pointer,       // a pointer the walk had to follow is not a kernel address
+        field_unreadable,  // one field of one object; the object and the walk are whole
         object_unreadable, // an object a view holds whose identity (pid, name) cannot be read
     };
     Kind kind = Kind::walk_stopped;
@@ -21,13 +21,22 @@ struct WalkProblem {
 
     // Whether the walk itself may have missed entries or links: what a
     // cross view must hear about. An unreadable field of one object is not.
-    bool concerns_walk() const { return kind == Kind::walk_stopped || kind == Kind::broken_link || kind == Kind::bad_pointer; }
+    bool concerns_walk() const
+    {
+        return kind == Kind::walk_stopped || kind == Kind::broken_link || kind == Kind::bad_pointer;
+    }
 };
 
 // The walk of `what` ended early (a bad link, a loop, the cap, a read that failed).
-inline WalkProblem walk_stopped(std::string message) { return {WalkProblem::Kind::walk_stopped, 0, {}, std::move(message)}; }
+inline WalkProblem walk_stopped(std::string message)
+{
+    return {WalkProblem::Kind::walk_stopped, 0, {}, std::move(message)};
+}
 // A link whose way back is wrong; the walk went on.
-inline WalkProblem broken_link(std::string message) { return {WalkProblem::Kind::broken_link, 0, {}, std::move(message)}; }
+inline WalkProblem broken_link(std::string message)
+{
+    return {WalkProblem::Kind::broken_link, 0, {}, std::move(message)};
+}
 // A pointer the walk had to follow is no kernel address.
 inline WalkProblem bad_pointer(std::string message, std::uint64_t object = 0)
 {
