@@ -7,10 +7,10 @@
 
 #include <fmt/ranges.h>
 
-#include "GivenFilesCache.hpp"
-#include "KernelBuildCache.hpp"
-#include "KernelProfiles.hpp"
-#include "RamLayoutCheck.hpp"
+#include "discovery/GivenFilesCache.hpp"
+#include "discovery/KernelBuildCache.hpp"
+#include "discovery/KernelProfiles.hpp"
+#include "discovery/RamLayoutCheck.hpp"
 #include "vmi/base/Diagnostics.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/linux/LinuxKernelLocator.hpp"

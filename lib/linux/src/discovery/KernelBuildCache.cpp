@@ -1,4 +1,4 @@
-#include "KernelBuildCache.hpp"
+#include "discovery/KernelBuildCache.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "KallsymsFormat.hpp"
+#include "kallsyms/KallsymsFormat.hpp"
 #include "vmi/base/AtomicFileWrite.hpp"
 #include "vmi/base/CacheDirectory.hpp"
 #include "vmi/base/Error.hpp"

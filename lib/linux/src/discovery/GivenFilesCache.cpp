@@ -1,4 +1,4 @@
-#include "GivenFilesCache.hpp"
+#include "discovery/GivenFilesCache.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "KallsymsTables.hpp"
+#include "kallsyms/KallsymsTables.hpp"
 
 #include <algorithm>
 #include <unordered_map>

@@ -1,4 +1,4 @@
-#include "KallsymsFormat.hpp"
+#include "kallsyms/KallsymsFormat.hpp"
 
 #include <limits>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "KernelProfiles.hpp"
+#include "discovery/KernelProfiles.hpp"
 
 #include <cstdlib>
 #include <cstring>

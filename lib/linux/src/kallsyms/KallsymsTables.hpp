@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "KallsymsFormat.hpp"
+#include "kallsyms/KallsymsFormat.hpp"
 #include "vmi/linux/Kallsyms.hpp"
 #include "vmi/memory/MemorySource.hpp"
 

@@ -1,4 +1,4 @@
-#include "LinuxLayoutBtf.hpp"
+#include "layout/LinuxLayoutBtf.hpp"
 #include <fmt/format.h>
 
 #include "vmi/base/Error.hpp"

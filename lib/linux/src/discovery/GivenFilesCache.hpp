@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "KernelBuildCache.hpp"
+#include "discovery/KernelBuildCache.hpp"
 
 namespace vmi {
 

@@ -1,6 +1,6 @@
 #include "vmi/linux/LinuxLayout.hpp"
 
-#include "LinuxLayoutBtf.hpp"
+#include "layout/LinuxLayoutBtf.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/base/Fnv1a.hpp"
 #include "vmi/config/ConfigFile.hpp"

@@ -1,4 +1,4 @@
-#include "RamLayoutCheck.hpp"
+#include "discovery/RamLayoutCheck.hpp"
 
 #include <algorithm>
 #include <array>

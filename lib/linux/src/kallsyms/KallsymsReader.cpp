@@ -1,6 +1,6 @@
 #include <fmt/format.h>
 
-#include "KallsymsTables.hpp"
+#include "kallsyms/KallsymsTables.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/linux/Kallsyms.hpp"
 #include "vmi/symbols/SymbolTableBuilder.hpp"

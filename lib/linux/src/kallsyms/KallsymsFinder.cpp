@@ -21,8 +21,8 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "KallsymsFormat.hpp"
-#include "KallsymsTables.hpp"
+#include "kallsyms/KallsymsFormat.hpp"
+#include "kallsyms/KallsymsTables.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/base/UnalignedLoad.hpp"
 #include "vmi/linux/Kallsyms.hpp"
