@@ -339,3 +339,19 @@ TEST_CASE("runqueues: rq->curr and rq->idle, the CFS tree into a group's own tre
         CHECK_FALSE(looped.problems.empty());
     }
 }
+
+TEST_CASE("a view whose layout part is missing is unavailable, naming the keys it lacks")
+{
+    SyntheticLinux k(vmi_test::kernel_shapes()[3]);
+    vmi::LinuxLayout layout = vmi::LinuxLayout::resolve(&k.entry(), nullptr);
+    vmi::LayoutPart<vmi::RunqueueOffsets> part = layout.runqueue_offsets();
+    CHECK_FALSE(part.offsets);
+    CHECK(part.missing == std::vector<std::string_view>{"linux_rq_curr", "linux_rq_idle", "linux_rq_cfs_timeline",
+                                                        "linux_se_run_node", "linux_task_se"});
+    std::unordered_set<std::uint64_t> idle;
+    vmi::ObjectView view = vmi::runqueue_view(k.kernel(), layout, {0x1000, 0x2000, 0x3000}, 100, idle);
+    CHECK_FALSE(view.available);
+    CHECK(view.unavailable == "the layout has no linux_rq_curr, linux_rq_idle, linux_rq_cfs_timeline, "
+                              "linux_se_run_node, linux_task_se");
+    CHECK(view.objects.empty());
+}

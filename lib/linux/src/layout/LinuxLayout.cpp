@@ -1,5 +1,7 @@
 #include "vmi/linux/LinuxLayout.hpp"
 
+#include <fmt/ranges.h>
+
 #include "layout/LinuxLayoutBtf.hpp"
 #include "vmi/base/Error.hpp"
 #include "vmi/base/Fnv1a.hpp"
@@ -300,6 +302,91 @@ KprobeOffsets LinuxLayout::kprobe_offsets() const
     k.kretprobe_handler = find("linux_kretprobe_handler");
     k.kretprobe_entry_handler = find("linux_kretprobe_entry_handler");
     return k;
+}
+
+std::string missing_keys_text(const std::vector<std::string_view>& missing)
+{
+    return fmt::format("the layout has no {}", fmt::join(missing, ", "));
+}
+
+LayoutPart<PidTableOffsets> LinuxLayout::pid_table_offsets() const
+{
+    LayoutPart<PidTableOffsets> part{std::nullopt, missing({"linux_pid_tasks", "linux_pid_numbers", "linux_pid_links",
+                                                            "linux_pid_ns_idr_head", "linux_pid"})};
+    if (part.missing.empty())
+        part.offsets = PidTableOffsets{get("linux_pid_ns_idr_head"),
+                                       get("linux_pid_tasks"),
+                                       get("linux_pid_numbers"),
+                                       get("linux_pid_links"),
+                                       get("linux_pid"),
+                                       find("linux_upid_nr"),
+                                       find("linux_xa_node_shift"),
+                                       find("linux_xa_node_slots"),
+                                       find("linux_xa_node_slots_len")};
+    return part;
+}
+
+LayoutPart<RunqueueOffsets> LinuxLayout::runqueue_offsets() const
+{
+    LayoutPart<RunqueueOffsets> part{std::nullopt, missing({"linux_rq_curr", "linux_rq_idle", "linux_rq_cfs_timeline",
+                                                            "linux_se_run_node", "linux_task_se"})};
+    if (part.missing.empty())
+        part.offsets =
+            RunqueueOffsets{get("linux_rq_curr"),       get("linux_rq_idle"),          get("linux_rq_cfs_timeline"),
+                            get("linux_se_run_node"),   get("linux_task_se"),          find("linux_rq_cpu"),
+                            find("linux_se_my_q"),      find("linux_cfs_rq_timeline"), find("linux_rq_rt_queue"),
+                            find("linux_rt_queue_len"), find("linux_rt_se_run_list"),  find("linux_task_rt"),
+                            find("linux_rt_se_my_q"),   find("linux_rt_rq_queue")};
+    return part;
+}
+
+LayoutPart<TaskScanOffsets> LinuxLayout::task_scan_offsets() const
+{
+    LayoutPart<TaskScanOffsets> part{
+        std::nullopt, missing({"linux_thread_pid", "linux_pid_links", "linux_pid_tasks", "linux_pid_numbers"})};
+    if (part.missing.empty())
+        part.offsets = TaskScanOffsets{get("linux_thread_pid"),  get("linux_pid_links"), get("linux_pid_tasks"),
+                                       get("linux_pid_numbers"), find("linux_upid_nr"),  find("linux_task_stack")};
+    return part;
+}
+
+LayoutPart<TaskTreeOffsets> LinuxLayout::task_tree_offsets() const
+{
+    LayoutPart<TaskTreeOffsets> part{std::nullopt, missing({"linux_children", "linux_sibling"})};
+    if (part.missing.empty()) part.offsets = TaskTreeOffsets{get("linux_children"), get("linux_sibling")};
+    return part;
+}
+
+LayoutPart<ModuleSysfsOffsets> LinuxLayout::module_sysfs_offsets() const
+{
+    LayoutPart<ModuleSysfsOffsets> part{std::nullopt, missing({"linux_kset_list", "linux_module_kobject_entry",
+                                                               "linux_module_kobject_mod", "linux_module_mkobj"})};
+    if (part.missing.empty())
+        part.offsets = ModuleSysfsOffsets{get("linux_kset_list"), get("linux_module_kobject_entry"),
+                                          get("linux_module_kobject_mod"), get("linux_module_mkobj")};
+    return part;
+}
+
+LayoutPart<ModuleTreeOffsets> LinuxLayout::module_tree_offsets() const
+{
+    LayoutPart<ModuleTreeOffsets> part{
+        std::nullopt, missing({"linux_mod_tree_trees", "linux_mod_tree_node_node", "linux_mod_tree_node_mod"})};
+    if (part.missing.empty())
+        part.offsets = ModuleTreeOffsets{get("linux_mod_tree_trees"), get("linux_mod_tree_node_node"),
+                                         get("linux_mod_tree_node_mod")};
+    return part;
+}
+
+LayoutPart<ModuleScanOffsets> LinuxLayout::module_scan_offsets() const
+{
+    LayoutPart<ModuleScanOffsets> part{std::nullopt,
+                                       missing({"linux_module_list", "linux_module_name", "linux_module_state",
+                                                "linux_module_mkobj", "linux_module_kobject_mod"})};
+    if (part.missing.empty())
+        part.offsets = ModuleScanOffsets{get("linux_module_list"),        get("linux_module_name"),
+                                         get("linux_module_state"),       get("linux_module_mkobj"),
+                                         get("linux_module_kobject_mod"), find("linux_module_name_len")};
+    return part;
 }
 
 TracepointOffsets LinuxLayout::tracepoint_offsets() const

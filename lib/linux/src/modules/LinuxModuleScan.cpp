@@ -31,21 +31,19 @@ ObjectView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std
                             std::size_t max_modules)
 {
     ObjectView view("scan");
-    std::vector<std::string_view> missing =
-        layout.missing({"linux_module_list", "linux_module_name", "linux_module_state", "linux_module_mkobj",
-                        "linux_module_kobject_mod"});
-    if (!missing.empty() || start >= end || end - start > MAX_AREA) {
+    LayoutPart<ModuleScanOffsets> part = layout.module_scan_offsets();
+    if (!part.offsets || start >= end || end - start > MAX_AREA) {
         view.available = false;
-        view.unavailable = missing.empty() ? "no module area known for this paging mode"
-                                           : fmt::format("the layout has no {}", fmt::join(missing, ", "));
+        view.unavailable = part.offsets ? "no module area known for this paging mode" : missing_keys_text(part.missing);
         return view;
     }
+    const ModuleScanOffsets& o = *part.offsets;
     const std::uint64_t word = pointer_size(kernel.mode());
-    const std::uint64_t list = layout.get("linux_module_list");
-    const std::uint64_t name = layout.get("linux_module_name");
-    const std::uint64_t name_length = std::min<std::uint64_t>(layout.find("linux_module_name_len").value_or(56), 64);
-    const std::uint64_t state = layout.get("linux_module_state");
-    const std::uint64_t back = layout.get("linux_module_mkobj") + layout.get("linux_module_kobject_mod");
+    const std::uint64_t list = o.list;
+    const std::uint64_t name = o.name;
+    const std::uint64_t name_length = std::min<std::uint64_t>(o.name_length.value_or(56), 64);
+    const std::uint64_t state = o.state;
+    const std::uint64_t back = o.module_mkobj + o.kobject_mod;
     const std::uint64_t span = std::max({list + 2 * word, name + name_length, state + 4, back + word});
     // A struct module spans pages: read each mapped page with what follows it.
     std::vector<std::uint8_t> bytes;

@@ -15,17 +15,16 @@ ObjectView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, st
                              std::size_t max_modules)
 {
     ObjectView view("sysfs");
-    std::vector<std::string_view> missing = layout.missing(
-        {"linux_kset_list", "linux_module_kobject_entry", "linux_module_kobject_mod", "linux_module_mkobj"});
-    if (!missing.empty() || !module_kset) {
+    LayoutPart<ModuleSysfsOffsets> part = layout.module_sysfs_offsets();
+    if (!part.offsets || !module_kset) {
         view.available = false;
-        view.unavailable =
-            missing.empty() ? "no module_kset symbol" : fmt::format("the layout has no {}", fmt::join(missing, ", "));
+        view.unavailable = part.offsets ? "no module_kset symbol" : missing_keys_text(part.missing);
         return view;
     }
-    std::uint64_t entry_offset = layout.get("linux_module_kobject_entry");
-    std::uint64_t mod_offset = layout.get("linux_module_kobject_mod");
-    std::uint64_t mkobj_offset = layout.get("linux_module_mkobj");
+    const ModuleSysfsOffsets& o = *part.offsets;
+    std::uint64_t entry_offset = o.kobject_entry;
+    std::uint64_t mod_offset = o.kobject_mod;
+    std::uint64_t mkobj_offset = o.module_mkobj;
     try {
         std::uint64_t kset = kernel.read_pointer(module_kset);
         if (!is_kernel_address(kernel, kset)) {
@@ -34,7 +33,7 @@ ObjectView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, st
             return view;
         }
         ListWalkResult result = walk_kernel_list(
-            kernel, kset + layout.get("linux_kset_list"), entry_offset, max_modules, "module_kset list",
+            kernel, kset + o.kset_list, entry_offset, max_modules, "module_kset list",
             [&](std::uint64_t mkobj) -> std::string {
                 std::uint64_t module = kernel.read_pointer(mkobj + mod_offset);
                 if (!module) return {}; // a built-in module's parameters

@@ -16,18 +16,17 @@ ObjectView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std
                             std::size_t max_modules)
 {
     ObjectView view("mod_tree");
-    std::vector<std::string_view> missing =
-        layout.missing({"linux_mod_tree_trees", "linux_mod_tree_node_node", "linux_mod_tree_node_mod"});
-    if (!missing.empty() || !mod_tree) {
+    LayoutPart<ModuleTreeOffsets> part = layout.module_tree_offsets();
+    if (!part.offsets || !mod_tree) {
         view.available = false;
-        view.unavailable =
-            missing.empty() ? "no mod_tree symbol" : fmt::format("the layout has no {}", fmt::join(missing, ", "));
+        view.unavailable = part.offsets ? "no mod_tree symbol" : missing_keys_text(part.missing);
         return view;
     }
-    std::uint64_t node_offset = layout.get("linux_mod_tree_node_node");
-    std::uint64_t mod_offset = layout.get("linux_mod_tree_node_mod");
+    const ModuleTreeOffsets& o = *part.offsets;
+    std::uint64_t node_offset = o.node_node;
+    std::uint64_t mod_offset = o.node_mod;
     try {
-        std::uint64_t root = kernel.read_pointer(mod_tree + layout.get("linux_mod_tree_trees"));
+        std::uint64_t root = kernel.read_pointer(mod_tree + o.trees);
         // Each module has a few regions; 8 nodes each is more than any kernel makes.
         TreeWalkResult result = walk_rb_tree(kernel, root, max_modules * 8, "module tree", [&](std::uint64_t node) {
             // tree[0] links latch_tree_node.node[0], the first member.

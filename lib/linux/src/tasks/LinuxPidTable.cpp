@@ -27,23 +27,23 @@ struct XaLayout {
 
 class PidTableWalk {
 public:
-    PidTableWalk(AddressSpace& kernel, const LinuxLayout& layout, ObjectView& view, std::size_t max_tasks)
+    PidTableWalk(AddressSpace& kernel, const PidTableOffsets& o, ObjectView& view, std::size_t max_tasks)
         : kernel_(kernel), view_(view), max_tasks_(max_tasks)
     {
         word_ = pointer_size(kernel.mode());
-        xa_.shift = layout.find("linux_xa_node_shift").value_or(0);
+        xa_.shift = o.xa_node_shift.value_or(0);
         // Without BTF (the i386 profiles): struct xa_node as include/linux/xarray.h
         // lays it out since 4.20: four bytes, parent, array, a list_head, slots.
-        xa_.slots = layout.find("linux_xa_node_slots").value_or(4 + 4 * word_ + (word_ == 8 ? 4 : 0));
-        xa_.slot_count = layout.find("linux_xa_node_slots_len").value_or(64);
+        xa_.slots = o.xa_node_slots.value_or(4 + 4 * word_ + (word_ == 8 ? 4 : 0));
+        xa_.slot_count = o.xa_node_slots_len.value_or(64);
         if (xa_.slot_count == 0 || xa_.slot_count > 256 || !std::has_single_bit(xa_.slot_count))
             fail("xa_node.slots has {} elements: not a power of two up to 256", xa_.slot_count);
         xa_.chunk_shift = static_cast<unsigned>(std::countr_zero(xa_.slot_count));
-        pid_tasks_ = layout.get("linux_pid_tasks");
-        pid_numbers_ = layout.get("linux_pid_numbers");
-        upid_nr_ = layout.find("linux_upid_nr").value_or(0);
-        pid_links_ = layout.get("linux_pid_links");
-        task_pid_ = layout.get("linux_pid");
+        pid_tasks_ = o.pid_tasks;
+        pid_numbers_ = o.pid_numbers;
+        upid_nr_ = o.upid_nr.value_or(0);
+        pid_links_ = o.pid_links;
+        task_pid_ = o.task_pid;
     }
 
     void walk(std::uint64_t head)
@@ -143,17 +143,16 @@ ObjectView pid_table_view(AddressSpace& kernel, const LinuxLayout& layout, std::
                           std::size_t max_tasks)
 {
     ObjectView view("pid_table");
-    std::vector<std::string_view> missing =
-        layout.missing({"linux_pid_tasks", "linux_pid_numbers", "linux_pid_links", "linux_pid_ns_idr_head"});
-    if (!missing.empty()) {
+    LayoutPart<PidTableOffsets> part = layout.pid_table_offsets();
+    if (!part.offsets) {
         view.available = false;
-        view.unavailable = fmt::format("the layout has no {}", fmt::join(missing, ", "));
+        view.unavailable = missing_keys_text(part.missing);
         return view;
     }
     std::uint64_t head = 0;
     try {
-        head = kernel.read_pointer(init_pid_ns + layout.get("linux_pid_ns_idr_head"));
-        PidTableWalk walk(kernel, layout, view, max_tasks);
+        head = kernel.read_pointer(init_pid_ns + part.offsets->idr_head);
+        PidTableWalk walk(kernel, *part.offsets, view, max_tasks);
         walk.walk(head);
     } catch (const Error& e) {
         view.problems.push_back(walk_stopped(fmt::format("PID table: {}", e.what())));

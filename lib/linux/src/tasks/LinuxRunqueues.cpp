@@ -17,15 +17,15 @@ constexpr unsigned MAX_GROUP_DEPTH = 16; // task groups nest a few levels
 
 class RunqueueWalk {
 public:
-    RunqueueWalk(AddressSpace& kernel, const LinuxLayout& layout, ObjectView& view, std::size_t max_tasks)
-        : kernel_(kernel), layout_(layout), view_(view), max_tasks_(max_tasks)
+    RunqueueWalk(AddressSpace& kernel, const RunqueueOffsets& offsets, ObjectView& view, std::size_t max_tasks)
+        : kernel_(kernel), o_(offsets), view_(view), max_tasks_(max_tasks)
     {}
 
     void cfs_tree(std::uint64_t timeline, unsigned depth, int cpu)
     {
-        std::uint64_t se_run_node = layout_.get("linux_se_run_node");
-        std::optional<std::uint64_t> my_q = layout_.find("linux_se_my_q");
-        std::uint64_t task_se = layout_.get("linux_task_se");
+        std::uint64_t se_run_node = o_.se_run_node;
+        std::optional<std::uint64_t> my_q = o_.se_my_q;
+        std::uint64_t task_se = o_.task_se;
         std::uint64_t root = kernel_.read_pointer(timeline); // rb_root_cached starts with rb_root.rb_node
         std::vector<std::uint64_t> groups;
         TreeWalkResult result =
@@ -36,7 +36,7 @@ public:
                 else add(se - task_se);
             });
         if (!result.complete()) view_.problems.push_back(walk_stopped(result.problem));
-        std::optional<std::uint64_t> cfs_timeline = layout_.find("linux_cfs_rq_timeline");
+        std::optional<std::uint64_t> cfs_timeline = o_.cfs_rq_timeline;
         for (std::uint64_t queue : groups) {
             if (!cfs_timeline) break;
             if (depth >= MAX_GROUP_DEPTH || !is_kernel_address(kernel_, queue)) {
@@ -50,11 +50,11 @@ public:
 
     void rt_queues(std::uint64_t queues, unsigned depth, int cpu)
     {
-        std::uint64_t count = std::min<std::uint64_t>(layout_.find("linux_rt_queue_len").value_or(100), 1024);
-        std::uint64_t run_list = layout_.get("linux_rt_se_run_list");
-        std::uint64_t task_rt = layout_.get("linux_task_rt");
-        std::optional<std::uint64_t> my_q = layout_.find("linux_rt_se_my_q");
-        std::optional<std::uint64_t> rt_rq_queue = layout_.find("linux_rt_rq_queue");
+        std::uint64_t count = std::min<std::uint64_t>(o_.rt_queue_len.value_or(100), 1024);
+        std::uint64_t run_list = o_.rt_se_run_list.value_or(0);
+        std::uint64_t task_rt = o_.task_rt.value_or(0);
+        std::optional<std::uint64_t> my_q = o_.rt_se_my_q;
+        std::optional<std::uint64_t> rt_rq_queue = o_.rt_rq_queue;
         std::uint64_t list_head = std::uint64_t{2} * pointer_size(kernel_.mode());
         for (std::uint64_t priority = 0; priority < count; ++priority) {
             std::vector<std::uint64_t> groups;
@@ -84,7 +84,7 @@ public:
 
 private:
     AddressSpace& kernel_;
-    const LinuxLayout& layout_;
+    const RunqueueOffsets& o_;
     ObjectView& view_;
     std::size_t max_tasks_;
 };
@@ -95,15 +95,14 @@ ObjectView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const 
                          std::size_t max_tasks, std::unordered_set<std::uint64_t>& idle_tasks)
 {
     ObjectView view("runqueue");
-    std::vector<std::string_view> missing = layout.missing(
-        {"linux_rq_curr", "linux_rq_idle", "linux_rq_cfs_timeline", "linux_se_run_node", "linux_task_se"});
-    if (!missing.empty() || !symbols.runqueues || !symbols.per_cpu_offset) {
+    LayoutPart<RunqueueOffsets> part = layout.runqueue_offsets();
+    if (!part.offsets || !symbols.runqueues || !symbols.per_cpu_offset) {
         view.available = false;
-        view.unavailable = missing.empty() ? "no runqueues or __per_cpu_offset symbol"
-                                           : fmt::format("the layout has no {}", fmt::join(missing, ", "));
+        view.unavailable = part.offsets ? "no runqueues or __per_cpu_offset symbol" : missing_keys_text(part.missing);
         return view;
     }
-    bool with_rt = layout.missing({"linux_rq_rt_queue", "linux_rt_se_run_list", "linux_task_rt"}).empty();
+    const RunqueueOffsets& o = *part.offsets;
+    bool with_rt = o.with_rt();
     std::uint64_t word = pointer_size(kernel.mode());
     std::uint64_t cpus = 1;
     try {
@@ -115,8 +114,8 @@ ObjectView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const 
         view.problems.push_back(walk_stopped(fmt::format("runqueues: nr_cpu_ids is {}; read CPU 0 only", cpus)));
         cpus = 1;
     }
-    RunqueueWalk walk(kernel, layout, view, max_tasks);
-    std::optional<std::uint64_t> rq_cpu = layout.find("linux_rq_cpu");
+    RunqueueWalk walk(kernel, o, view, max_tasks);
+    std::optional<std::uint64_t> rq_cpu = o.rq_cpu;
     for (std::uint64_t cpu = 0; cpu < cpus; ++cpu) {
         try {
             std::uint64_t rq = symbols.runqueues + kernel.read_pointer(symbols.per_cpu_offset + cpu * word);
@@ -126,13 +125,13 @@ ObjectView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const 
                                                                 rq, kernel.read_u32(rq + *rq_cpu))));
                 continue;
             }
-            std::uint64_t curr = kernel.read_pointer(rq + layout.get("linux_rq_curr"));
-            std::uint64_t idle = kernel.read_pointer(rq + layout.get("linux_rq_idle"));
+            std::uint64_t curr = kernel.read_pointer(rq + o.rq_curr);
+            std::uint64_t idle = kernel.read_pointer(rq + o.rq_idle);
             walk.add(curr);
             walk.add(idle);
             if (is_kernel_address(kernel, idle)) idle_tasks.insert(idle);
-            walk.cfs_tree(rq + layout.get("linux_rq_cfs_timeline"), 0, static_cast<int>(cpu));
-            if (with_rt) walk.rt_queues(rq + layout.get("linux_rq_rt_queue"), 0, static_cast<int>(cpu));
+            walk.cfs_tree(rq + o.rq_cfs_timeline, 0, static_cast<int>(cpu));
+            if (with_rt) walk.rt_queues(rq + *o.rq_rt_queue, 0, static_cast<int>(cpu));
         } catch (const Error& e) {
             view.problems.push_back(walk_stopped(fmt::format("runqueue of CPU {}: {}", cpu, e.what())));
         }

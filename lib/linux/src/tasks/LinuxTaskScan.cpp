@@ -161,25 +161,24 @@ private:
 // The fields the scan reads, or why it cannot run (`why` set).
 ScanFields scan_fields(AddressSpace& kernel, const LinuxLayout& layout, std::uint64_t direct_map, std::string& why)
 {
-    std::vector<std::string_view> missing =
-        layout.missing({"linux_thread_pid", "linux_pid_links", "linux_pid_tasks", "linux_pid_numbers"});
-    if (!missing.empty() || !direct_map) {
-        why = missing.empty() ? "the kernel's direct map was not found"
-                              : fmt::format("the layout has no {}", fmt::join(missing, ", "));
+    LayoutPart<TaskScanOffsets> part = layout.task_scan_offsets();
+    if (!part.offsets || !direct_map) {
+        why = part.offsets ? "the kernel's direct map was not found" : missing_keys_text(part.missing);
         return {};
     }
+    const TaskScanOffsets& s = *part.offsets;
     TaskOffsets o = layout.task_offsets();
     ScanFields f{o.tasks,
                  o.pid,
                  o.comm,
                  std::min<std::uint64_t>(o.comm_length, 64),
-                 layout.get("linux_thread_pid"),
-                 layout.get("linux_pid_links"),
-                 layout.get("linux_pid_tasks"),
-                 layout.get("linux_pid_numbers"),
-                 layout.find("linux_upid_nr").value_or(0),
+                 s.thread_pid,
+                 s.pid_links,
+                 s.pid_tasks,
+                 s.pid_numbers,
+                 s.upid_nr.value_or(0),
                  o.tgid,
-                 layout.find("linux_task_stack"),
+                 s.task_stack,
                  o.exit_state,
                  o.thread_node,
                  o.signal,

@@ -16,9 +16,8 @@ ObjectView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::u
 {
     ObjectView view("children");
     TaskOffsets o = layout.task_offsets();
-    std::optional<std::uint64_t> children = layout.find("linux_children");
-    std::optional<std::uint64_t> sibling = layout.find("linux_sibling");
-    if (!children || !sibling) {
+    LayoutPart<TaskTreeOffsets> part = layout.task_tree_offsets();
+    if (!part.offsets) {
         view.available = false;
         view.unavailable = "the layout has no linux_children and linux_sibling";
         return view;
@@ -50,7 +49,8 @@ ObjectView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::u
                 return view;
             }
             ListWalkResult result = walk_kernel_list(
-                kernel, thread + *children, *sibling, max_tasks, fmt::format("children of {}", describe(thread)),
+                kernel, thread + part.offsets->children, part.offsets->sibling, max_tasks,
+                fmt::format("children of {}", describe(thread)),
                 [&](std::uint64_t child) -> std::string {
                     if (view.objects.insert(child).second) pending.push_back(child);
                     return {};

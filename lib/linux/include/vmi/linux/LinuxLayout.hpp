@@ -83,6 +83,58 @@ struct TracepointOffsets {
     std::uint64_t name = 0, funcs = 0, func_size = 0;
 };
 
+// The fields of the other views of tasks and modules (the cross-view
+// checks), each resolved at once by LinuxLayout, or the keys it lacks.
+template <typename Offsets>
+struct LayoutPart {
+    std::optional<Offsets> offsets;
+    std::vector<std::string_view> missing; // the keys the part needs and the layout lacks, when !offsets
+};
+// "the layout has no KEY, KEY": why a part is missing.
+std::string missing_keys_text(const std::vector<std::string_view>& missing);
+
+// The PID allocator: init_pid_ns's IDR (an xarray), struct pid and its tasks.
+struct PidTableOffsets {
+    std::uint64_t idr_head = 0, pid_tasks = 0, pid_numbers = 0, pid_links = 0, task_pid = 0;
+    Offset upid_nr, xa_node_shift, xa_node_slots, xa_node_slots_len;
+};
+
+// struct rq: curr, idle, its CFS tree and RT queues, and the task's entities in them.
+struct RunqueueOffsets {
+    std::uint64_t rq_curr = 0, rq_idle = 0, rq_cfs_timeline = 0, se_run_node = 0, task_se = 0;
+    Offset rq_cpu, se_my_q, cfs_rq_timeline;
+    Offset rq_rt_queue, rt_queue_len, rt_se_run_list, task_rt, rt_se_my_q, rt_rq_queue;
+    bool with_rt() const { return rq_rt_queue && rt_se_run_list && task_rt; }
+};
+
+// What the scan of RAM checks a task_struct by, besides TaskOffsets: its
+// struct pid and that pid's way back.
+struct TaskScanOffsets {
+    std::uint64_t thread_pid = 0, pid_links = 0, pid_tasks = 0, pid_numbers = 0;
+    Offset upid_nr, task_stack;
+};
+
+// The children lists: task_struct.children and .sibling.
+struct TaskTreeOffsets {
+    std::uint64_t children = 0, sibling = 0;
+};
+
+// sysfs's module_kset: its list of kobjects and module_kobject's way to its module.
+struct ModuleSysfsOffsets {
+    std::uint64_t kset_list = 0, kobject_entry = 0, kobject_mod = 0, module_mkobj = 0;
+};
+
+// mod_tree: its latched trees and each node's module.
+struct ModuleTreeOffsets {
+    std::uint64_t trees = 0, node_node = 0, node_mod = 0;
+};
+
+// What the scan of the module area checks a struct module by.
+struct ModuleScanOffsets {
+    std::uint64_t list = 0, name = 0, state = 0, module_mkobj = 0, kobject_mod = 0;
+    Offset name_length;
+};
+
 class LinuxLayout {
 public:
     // A key of `entry` (the user's config) wins over one of `profile` (a
@@ -108,6 +160,13 @@ public:
     FtraceOffsets ftrace_offsets() const;
     KprobeOffsets kprobe_offsets() const;
     TracepointOffsets tracepoint_offsets() const;
+    LayoutPart<PidTableOffsets> pid_table_offsets() const;
+    LayoutPart<RunqueueOffsets> runqueue_offsets() const;
+    LayoutPart<TaskScanOffsets> task_scan_offsets() const;
+    LayoutPart<TaskTreeOffsets> task_tree_offsets() const;
+    LayoutPart<ModuleSysfsOffsets> module_sysfs_offsets() const;
+    LayoutPart<ModuleTreeOffsets> module_tree_offsets() const;
+    LayoutPart<ModuleScanOffsets> module_scan_offsets() const;
 
     // The keys among `keys` that have no value, in order.
     std::vector<std::string_view> missing(std::initializer_list<std::string_view> keys) const;
