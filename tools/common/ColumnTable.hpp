@@ -21,11 +21,19 @@ namespace vmi {
 
 template <typename Row>
 struct Column {
+    Column(std::string_view id_, std::string_view header_, Align align_, std::string_view help_,
+           std::function<Cell(const Row&)> value_, std::vector<std::string_view> needs_ = {})
+        : id(id_), header(header_), align(align_), help(help_), value(std::move(value_)), needs(std::move(needs_))
+    {}
+
     std::string_view id;
     std::string_view header;
     Align align;
     std::string_view help;
     std::function<Cell(const Row&)> value;
+    // The layout keys its value reads beyond those the walk itself needs: without
+    // them the column is shown as "-" (warn_unavailable_columns).
+    std::vector<std::string_view> needs;
 };
 
 template <typename Row>
@@ -119,14 +127,15 @@ private:
 
 // One warning for the chosen columns the guest's layout cannot fill (shown
 // as "-"), naming the keys that would fill them: a LibVMI config entry, say,
-// has only five. `missing(id)` gives a column's missing keys.
+// has only five. `missing(column)` gives those of the column's `needs` the
+// layout lacks.
 template <typename Row, typename Missing>
 void warn_unavailable_columns(const std::vector<const Column<Row>*>& chosen, Missing&& missing)
 {
     std::vector<std::string_view> columns;
     std::vector<std::string_view> keys;
     for (const Column<Row>* column : chosen) {
-        std::vector<std::string_view> lacking = missing(column->id);
+        std::vector<std::string_view> lacking = missing(*column);
         if (lacking.empty()) continue;
         columns.push_back(column->id);
         for (std::string_view key : lacking)

@@ -21,19 +21,39 @@ const vmi::ColumnTable<LinuxModule>& columns()
         {
             {"name", "NAME", Align::Left, "module name",
              [](const LinuxModule& m) { return m.bad("name") ? vmi::Cell(vmi::Unreadable{}) : vmi::Cell(m.name); }},
-            {"size", "SIZE", Align::Right, "size in bytes, as /proc/modules adds it up",
-             [=](const LinuxModule& m) { return optional_cell(m.size, m.bad("size"), number); }},
-            {"refcount", "REFCOUNT", Align::Right, "reference count (lsmod's \"Used by\" number)",
-             [=](const LinuxModule& m) { return optional_cell(m.refcount, m.bad("refcount"), number); }},
-            {"used_by", "USED_BY", Align::Left, "modules that use it",
-             [=](const LinuxModule& m) { return optional_cell(m.used_by, m.bad("used_by"), number); }},
-            {"state", "STATE", Align::Left, "Live, Loading or Unloading",
-             [=](const LinuxModule& m) { return optional_cell(m.state, m.bad("state"), number); }},
-            {"address", "ADDRESS", Align::Left, "where its code starts",
+            {"size",
+             "SIZE",
+             Align::Right,
+             "size in bytes, as /proc/modules adds it up",
+             [=](const LinuxModule& m) { return optional_cell(m.size, m.bad("size"), number); },
+             {"linux_module_core_size", "linux_module_init_size"}},
+            {"refcount",
+             "REFCOUNT",
+             Align::Right,
+             "reference count (lsmod's \"Used by\" number)",
+             [=](const LinuxModule& m) { return optional_cell(m.refcount, m.bad("refcount"), number); },
+             {"linux_module_refcnt"}},
+            {"used_by",
+             "USED_BY",
+             Align::Left,
+             "modules that use it",
+             [=](const LinuxModule& m) { return optional_cell(m.used_by, m.bad("used_by"), number); },
+             {"linux_module_source_list", "linux_module_use_source_list", "linux_module_use_source"}},
+            {"state",
+             "STATE",
+             Align::Left,
+             "Live, Loading or Unloading",
+             [=](const LinuxModule& m) { return optional_cell(m.state, m.bad("state"), number); },
+             {"linux_module_state"}},
+            {"address",
+             "ADDRESS",
+             Align::Left,
+             "where its code starts",
              [](const LinuxModule& m) {
                  return optional_cell(m.base, m.bad("address"),
                                       [](std::uint64_t a) { return vmi::Cell(vmi::Address{a}); });
-             }},
+             },
+             {"linux_module_core_base"}},
             {"module", "MODULE", Align::Left, "address of its struct module",
              [](const LinuxModule& m) { return vmi::Cell(vmi::Address{m.address}); }},
         },
@@ -62,7 +82,13 @@ int run(LsmodOptions& options)
     auto chosen = columns().select(options.table.columns, format);
     vmi::Guest guest(options.guest);
     guest.kernel().attach(); // the layout first, to say which columns it lacks
-    vmi::warn_unavailable_columns(chosen, [&](std::string_view id) { return guest.kernel().missing_module_keys(id); });
+    vmi::warn_unavailable_columns(chosen, [&](const auto& column) {
+        const vmi::LinuxLayout& layout = guest.kernel().layout();
+        // The sizes come from core_layout's keys or from BTF's module.mem[] (6.4+).
+        if (column.id == "size")
+            return layout.module_size_offsets().empty() ? column.needs : std::vector<std::string_view>{};
+        return layout.missing(column.needs);
+    });
     vmi::ModuleListing listing = vmi::with_paused_walk(guest, options.pause, [&] { return guest.kernel().modules(); });
     std::vector<std::vector<vmi::Cell>> rows;
     for (const LinuxModule& module : listing.modules) rows.push_back(columns().cells(chosen, module));

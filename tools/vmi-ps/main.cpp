@@ -32,39 +32,67 @@ const vmi::ColumnTable<TaskRow>& columns()
              [](const TaskRow& r) { return optional_cell(std::optional(r.task.pid), r.task.bad("pid"), number); }},
             {"tid", "TID", Align::Right, "thread id",
              [](const TaskRow& r) { return optional_cell(std::optional(r.task.tid), r.task.bad("tid"), number); }},
-            {"ppid", "PPID", Align::Right, "parent's process id",
-             [](const TaskRow& r) { return optional_cell(r.task.ppid, r.task.bad("ppid"), number); }},
-            {"uid", "UID", Align::Right, "effective user id",
+            {"ppid",
+             "PPID",
+             Align::Right,
+             "parent's process id",
+             [](const TaskRow& r) { return optional_cell(r.task.ppid, r.task.bad("ppid"), number); },
+             {"linux_parent"}},
+            {"uid",
+             "UID",
+             Align::Right,
+             "effective user id",
              [](const TaskRow& r) {
                  return optional_cell(r.task.uid, r.task.bad("uid"), [](std::uint32_t v) { return number(v); });
-             }},
-            {"gid", "GID", Align::Right, "effective group id",
+             },
+             {"linux_cred", "linux_cred_uid"}},
+            {"gid",
+             "GID",
+             Align::Right,
+             "effective group id",
              [](const TaskRow& r) {
                  return optional_cell(r.task.gid, r.task.bad("gid"), [](std::uint32_t v) { return number(v); });
-             }},
-            {"state", "STATE", Align::Left, "state letter, as ps shows it (R S D T t X Z P I)",
+             },
+             {"linux_cred", "linux_cred_gid"}},
+            {"state",
+             "STATE",
+             Align::Left,
+             "state letter, as ps shows it (R S D T t X Z P I)",
              [](const TaskRow& r) {
                  return optional_cell(r.task.state, r.task.bad("state"),
                                       [](char c) { return text(std::string(1, c)); });
-             }},
+             },
+             {"linux_state", "linux_exit_state"}},
             {"name", "NAME", Align::Left, "name as procfs shows it (a kernel thread's full name, a worker's workqueue)",
              [](const TaskRow& r) { return optional_cell(std::optional(r.task.name), r.task.bad("name"), text); }},
             {"comm", "COMM", Align::Left, "task_struct.comm, at most 15 bytes",
              [](const TaskRow& r) { return optional_cell(std::optional(r.task.comm), r.task.bad("comm"), text); }},
-            {"kernel_thread", "KTHREAD", Align::Left, "whether it is a kernel thread",
+            {"kernel_thread",
+             "KTHREAD",
+             Align::Left,
+             "whether it is a kernel thread",
              [](const TaskRow& r) {
                  return optional_cell(r.task.kernel_thread, r.task.bad("kernel_thread"),
                                       [](bool b) { return vmi::Cell(b); });
-             }},
+             },
+             {"linux_flags"}},
             {"task", "TASK", Align::Left, "address of its task_struct",
              [](const TaskRow& r) { return vmi::Cell(vmi::Address{r.task.address}); }},
-            {"dtb", "DTB", Align::Left, "physical address of its page tables (none for kernel threads)",
+            {"dtb",
+             "DTB",
+             Align::Left,
+             "physical address of its page tables (none for kernel threads)",
              [](const TaskRow& r) {
                  if (r.task.bad("dtb")) return vmi::Cell(vmi::Unreadable{});
                  return r.task.dtb ? vmi::Cell(vmi::Address{*r.task.dtb}) : vmi::Cell(std::monostate{});
-             }},
-            {"cmd", "CMD", Align::Left, "command line, read through the process's own page tables",
-             [](const TaskRow& r) { return optional_cell(r.kernel.command_line(r.task), false, text); }},
+             },
+             {"linux_mm", "linux_pgd"}},
+            {"cmd",
+             "CMD",
+             Align::Left,
+             "command line, read through the process's own page tables",
+             [](const TaskRow& r) { return optional_cell(r.kernel.command_line(r.task), false, text); },
+             {"linux_mm", "linux_pgd", "linux_mm_arg_start", "linux_mm_arg_end"}},
         },
         "pid,ppid,uid,state,name",
         // Every column but the costly cmd.
@@ -113,7 +141,7 @@ int run(PsOptions& options)
     vmi::Guest guest(options.guest);
     vmi::LinuxKernel& kernel = guest.kernel();
     kernel.attach(); // the layout first, to say which columns it lacks
-    vmi::warn_unavailable_columns(chosen, [&](std::string_view id) { return kernel.missing_task_keys(id); });
+    vmi::warn_unavailable_columns(chosen, [&](const auto& column) { return kernel.layout().missing(column.needs); });
     std::vector<std::string> problems;
     // The lists are walked, and command lines read, while the guest is paused.
     std::vector<std::vector<vmi::Cell>> rows = vmi::with_paused_walk(guest, options.pause, [&] {

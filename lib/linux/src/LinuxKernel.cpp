@@ -790,14 +790,4 @@ KernelHookReport LinuxKernel::hooks()
 
 std::optional<std::string> LinuxKernel::command_line(const LinuxTask& task) { return task_list().command_line(task); }
 
-std::vector<std::string_view> LinuxKernel::missing_task_keys(std::string_view column)
-{
-    return task_list().missing_keys(column);
-}
-
-std::vector<std::string_view> LinuxKernel::missing_module_keys(std::string_view column)
-{
-    return module_list().missing_keys(column);
-}
-
 } // namespace vmi

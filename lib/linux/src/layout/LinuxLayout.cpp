@@ -419,6 +419,11 @@ FtraceOffsets LinuxLayout::ftrace_offsets() const
 
 std::vector<std::string_view> LinuxLayout::missing(std::initializer_list<std::string_view> keys) const
 {
+    return missing(std::span<const std::string_view>(keys.begin(), keys.size()));
+}
+
+std::vector<std::string_view> LinuxLayout::missing(std::span<const std::string_view> keys) const
+{
     std::vector<std::string_view> out;
     for (std::string_view key : keys)
         if (!values_.contains(key)) out.push_back(key);

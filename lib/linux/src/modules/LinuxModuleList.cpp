@@ -160,15 +160,4 @@ ModuleListing LinuxModuleList::list(std::uint64_t modules_head, std::size_t max_
     return listing;
 }
 
-std::vector<std::string_view> LinuxModuleList::missing_keys(std::string_view column) const
-{
-    if (column == "size" && offsets_.size_fields.empty()) return {"linux_module_core_size", "linux_module_init_size"};
-    if (column == "refcount") return layout_.missing({"linux_module_refcnt"});
-    if (column == "address") return layout_.missing({"linux_module_core_base"});
-    if (column == "state") return layout_.missing({"linux_module_state"});
-    if (column == "used_by")
-        return layout_.missing({"linux_module_source_list", "linux_module_use_source_list", "linux_module_use_source"});
-    return {};
-}
-
 } // namespace vmi

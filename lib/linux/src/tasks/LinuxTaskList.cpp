@@ -358,16 +358,4 @@ std::optional<std::string> LinuxTaskList::command_line(const LinuxTask& task, st
     }
 }
 
-std::vector<std::string_view> LinuxTaskList::missing_keys(std::string_view column) const
-{
-    if (column == "ppid") return layout_.missing({"linux_parent"});
-    if (column == "uid") return layout_.missing({"linux_cred", "linux_cred_uid"});
-    if (column == "gid") return layout_.missing({"linux_cred", "linux_cred_gid"});
-    if (column == "state") return layout_.missing({"linux_state", "linux_exit_state"});
-    if (column == "kernel_thread") return layout_.missing({"linux_flags"});
-    if (column == "dtb") return layout_.missing({"linux_mm", "linux_pgd"});
-    if (column == "cmd") return layout_.missing({"linux_mm", "linux_pgd", "linux_mm_arg_start", "linux_mm_arg_end"});
-    return {};
-}
-
 } // namespace vmi

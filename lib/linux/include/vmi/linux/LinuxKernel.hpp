@@ -111,11 +111,6 @@ public:
     // See LinuxTaskList::command_line.
     std::optional<std::string> command_line(const LinuxTask& task);
 
-    // The layout keys a vmi-ps / vmi-lsmod column needs that neither the
-    // config nor BTF gave (empty when the column can be filled).
-    std::vector<std::string_view> missing_task_keys(std::string_view column);
-    std::vector<std::string_view> missing_module_keys(std::string_view column);
-
 private:
     MemorySource& memory();
     const ConfigEntry* entry() const { return settings_.entry ? &*settings_.entry : nullptr; }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -170,6 +171,7 @@ public:
 
     // The keys among `keys` that have no value, in order.
     std::vector<std::string_view> missing(std::initializer_list<std::string_view> keys) const;
+    std::vector<std::string_view> missing(std::span<const std::string_view> keys) const;
 
     // The resolved layout as text lines ("value KEY 0xN SOURCE", "module_size
     // 0xN", "have_btf 0|1"), for a cache, and back: nullopt for text that is

@@ -58,9 +58,6 @@ public:
     // Throws vmi::Error when the table cannot be read.
     std::vector<ModuleSymbol> functions(std::uint64_t module);
 
-    // The layout keys a column of this name needs that the layout lacks.
-    std::vector<std::string_view> missing_keys(std::string_view column) const;
-
 private:
     std::string read_name(std::uint64_t module);
     std::vector<std::string> read_users(std::uint64_t module, std::size_t max_modules);

@@ -84,10 +84,6 @@ public:
     // vmi::Error when the layout lacks the offsets or memory is unreadable.
     std::uint64_t thread_function(const LinuxTask& task);
 
-    // The layout keys a column of this name needs that the layout lacks
-    // (empty when the column can be filled).
-    std::vector<std::string_view> missing_keys(std::string_view column) const;
-
 private:
     // The name /proc/PID/stat shows (fs/proc/array.c, proc_task_name).
     std::string procfs_name(std::uint64_t task, std::uint32_t flags, const std::string& comm);
