@@ -145,7 +145,7 @@ TaskCrossView cross_view_tasks(std::vector<ObjectView> views, LinuxTaskList& rea
                                const std::unordered_set<std::uint64_t>& idle_tasks,
                                const std::optional<std::vector<GuestProcess>>& guest)
 {
-    if (guest) views.push_back(ObjectView("guest"));
+    if (guest) views.emplace_back("guest");
     TaskKind kind(reader, idle_tasks, guest);
     return compare_views(kind, std::move(views));
 }
