@@ -48,6 +48,18 @@ std::vector<Column<CrossViewLine<Object>>> view_columns(std::span<const ViewRow<
     return columns;
 }
 
+// The columns after the views': seen_by, missed_by and meaning. `seen_help` and
+// `missed_help` say it with the kind's verb ("the views that list it").
+template <typename Object>
+std::vector<Column<CrossViewLine<Object>>> verdict_columns(std::string_view seen_help, std::string_view missed_help)
+{
+    using Line = CrossViewLine<Object>;
+    return {{"seen_by", "SEEN-BY", Align::Left, seen_help, [](const Line& l) { return Cell(l.entry.seen_by); }},
+            {"missed_by", "MISSED-BY", Align::Left, missed_help, [](const Line& l) { return Cell(l.entry.missed_by); }},
+            {"meaning", "MEANING", Align::Left, "what a gap means, or why it is normal",
+             [](const Line& l) { return Cell(l.entry.meaning); }}};
+}
+
 // "tasks,pid_table,...": the views --all shows as text, but `left_out`.
 template <typename Facts>
 std::string all_view_ids(std::span<const ViewRow<Facts>> views, std::string_view left_out = {})

@@ -31,12 +31,9 @@ const ColumnTable<CheckRow>& check_columns()
              [](const CheckRow& r) { return Cell(r.entry.hidden); }},
         };
         for (Column<CheckRow>& view : view_columns<LinuxModule>(module_view_rows())) columns.push_back(std::move(view));
-        columns.insert(columns.end(), {{"seen_by", "SEEN-BY", Align::Left, "the views that hold it",
-                                        [](const CheckRow& r) { return Cell(r.entry.seen_by); }},
-                                       {"missed_by", "MISSED-BY", Align::Left, "the views that must hold it and do not",
-                                        [](const CheckRow& r) { return Cell(r.entry.missed_by); }},
-                                       {"meaning", "MEANING", Align::Left, "what a gap means, or why it is normal",
-                                        [](const CheckRow& r) { return Cell(r.entry.meaning); }}});
+        for (Column<CheckRow>& verdict :
+             verdict_columns<LinuxModule>("the views that hold it", "the views that must hold it and do not"))
+            columns.push_back(std::move(verdict));
         return ColumnTable<CheckRow>(std::move(columns), "name,seen_by,missed_by,meaning");
     }();
     return table;
