@@ -60,13 +60,13 @@ std::vector<Column<CrossViewLine<Object>>> verdict_columns(std::string_view seen
              [](const Line& l) { return Cell(l.entry.meaning); }}};
 }
 
-// "tasks,pid_table,...": the views --all shows as text, but `left_out`.
+// "tasks,pid_table,...": the views --all shows as text: all but `left_out`.
 template <typename Facts>
 std::string all_view_ids(std::span<const ViewRow<Facts>> views, std::string_view left_out = {})
 {
     std::string out;
     for (const ViewRow<Facts>& view : views)
-        if (view.all_columns && view.id != left_out) out += (out.empty() ? "" : ",") + std::string(view.id);
+        if (view.id != left_out) out += (out.empty() ? "" : ",") + std::string(view.id);
     return out;
 }
 

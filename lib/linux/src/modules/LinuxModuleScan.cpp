@@ -33,9 +33,8 @@ ObjectView module_scan_view(AddressSpace& kernel, const LinuxLayout& layout, std
     ObjectView view("scan");
     LayoutPart<ModuleScanOffsets> part = layout.module_scan_offsets();
     if (!part.offsets || start >= end || end - start > MAX_AREA) {
-        view.available = false;
-        view.unavailable = part.offsets ? "no module area known for this paging mode" : missing_keys_text(part.missing);
-        return view;
+        return unavailable_view(view.id, part.offsets ? "no module area known for this paging mode"
+                                                      : missing_keys_text(part.missing));
     }
     const ModuleScanOffsets& o = *part.offsets;
     const std::uint64_t word = pointer_size(kernel.mode());

@@ -17,9 +17,7 @@ ObjectView module_sysfs_view(AddressSpace& kernel, const LinuxLayout& layout, st
     ObjectView view("sysfs");
     LayoutPart<ModuleSysfsOffsets> part = layout.module_sysfs_offsets();
     if (!part.offsets || !module_kset) {
-        view.available = false;
-        view.unavailable = part.offsets ? "no module_kset symbol" : missing_keys_text(part.missing);
-        return view;
+        return unavailable_view(view.id, part.offsets ? "no module_kset symbol" : missing_keys_text(part.missing));
     }
     const ModuleSysfsOffsets& o = *part.offsets;
     std::uint64_t entry_offset = o.kobject_entry;

@@ -18,9 +18,7 @@ ObjectView module_tree_view(AddressSpace& kernel, const LinuxLayout& layout, std
     ObjectView view("mod_tree");
     LayoutPart<ModuleTreeOffsets> part = layout.module_tree_offsets();
     if (!part.offsets || !mod_tree) {
-        view.available = false;
-        view.unavailable = part.offsets ? "no mod_tree symbol" : missing_keys_text(part.missing);
-        return view;
+        return unavailable_view(view.id, part.offsets ? "no mod_tree symbol" : missing_keys_text(part.missing));
     }
     const ModuleTreeOffsets& o = *part.offsets;
     std::uint64_t node_offset = o.node_node;

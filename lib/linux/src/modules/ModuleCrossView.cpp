@@ -31,7 +31,7 @@ public:
     std::span<const ViewRow<ModuleFacts>> rows() const { return module_view_rows(); }
     LinuxModule read(std::uint64_t address) { return reader_.read(address); }
 
-    std::optional<std::string> unreadable(const LinuxModule& module, const std::vector<std::string>&) const
+    std::optional<std::string> unreadable(const LinuxModule& module, const std::vector<ObjectView>&) const
     {
         if (!module.bad("name")) return std::nullopt;
         return fmt::format("module {:#x}: its name cannot be read", module.address);

@@ -145,9 +145,7 @@ ObjectView pid_table_view(AddressSpace& kernel, const LinuxLayout& layout, std::
     ObjectView view("pid_table");
     LayoutPart<PidTableOffsets> part = layout.pid_table_offsets();
     if (!part.offsets) {
-        view.available = false;
-        view.unavailable = missing_keys_text(part.missing);
-        return view;
+        return unavailable_view(view.id, missing_keys_text(part.missing));
     }
     std::uint64_t head = 0;
     try {

@@ -97,9 +97,8 @@ ObjectView runqueue_view(AddressSpace& kernel, const LinuxLayout& layout, const 
     ObjectView view("runqueue");
     LayoutPart<RunqueueOffsets> part = layout.runqueue_offsets();
     if (!part.offsets || !symbols.runqueues || !symbols.per_cpu_offset) {
-        view.available = false;
-        view.unavailable = part.offsets ? "no runqueues or __per_cpu_offset symbol" : missing_keys_text(part.missing);
-        return view;
+        return unavailable_view(view.id, part.offsets ? "no runqueues or __per_cpu_offset symbol"
+                                                      : missing_keys_text(part.missing));
     }
     const RunqueueOffsets& o = *part.offsets;
     bool with_rt = o.with_rt();

@@ -18,9 +18,7 @@ ObjectView children_view(AddressSpace& kernel, const LinuxLayout& layout, std::u
     TaskOffsets o = layout.task_offsets();
     LayoutPart<TaskTreeOffsets> part = layout.task_tree_offsets();
     if (!part.offsets) {
-        view.available = false;
-        view.unavailable = "the layout has no linux_children and linux_sibling";
-        return view;
+        return unavailable_view(view.id, "the layout has no linux_children and linux_sibling");
     }
     std::unordered_set<std::uint64_t> walked; // tasks whose children list was walked
     std::deque<std::uint64_t> pending{init_task};

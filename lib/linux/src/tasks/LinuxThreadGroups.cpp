@@ -56,9 +56,8 @@ ObjectView thread_group_view(AddressSpace& kernel, const LinuxLayout& layout,
     TaskOffsets o = layout.task_offsets();
     bool by_signal = o.signal && o.signal_thread_head && o.thread_node;
     if (!by_signal && !o.thread_group) {
-        view.available = false;
-        view.unavailable = "no linux_signal, linux_signal_thread_head and linux_thread_node, nor linux_thread_group";
-        return view;
+        return unavailable_view(
+            view.id, "no linux_signal, linux_signal_thread_head and linux_thread_node, nor linux_thread_group");
     }
     // Each group once: by its signal_struct, or (thread_group ring) by any
     // member already seen.

@@ -56,11 +56,11 @@ public:
     std::span<const ViewRow<TaskFacts>> rows() const { return task_view_rows(); }
     LinuxTask read(std::uint64_t address) { return reader_.read_task(address); }
 
-    std::optional<std::string> unreadable(const LinuxTask& task, const std::vector<std::string>& from) const
+    std::optional<std::string> unreadable(const LinuxTask& task, const std::vector<ObjectView>& views) const
     {
         if (!task.bad("pid") && !task.bad("comm")) return std::nullopt;
-        return fmt::format("task {:#x} (from {}) cannot be read: {}", task.address, fmt::join(from, ", "),
-                           task.bad_fields.front().second);
+        return fmt::format("task {:#x} (from {}) cannot be read: {}", task.address,
+                           fmt::join(views_holding(views, task.address), ", "), task.bad_fields.front().second);
     }
 
     TaskFacts facts(const LinuxTask& task)

@@ -37,7 +37,6 @@ struct ViewRow {
     // Whether the view must hold the object; null when what the view misses is
     // never a finding (a scan, the runqueues).
     bool (*must_hold)(const Facts&) = nullptr;
-    bool all_columns = true; // among the text columns of --all
 };
 
 // The row of `id` in `rows`, or null.
@@ -74,6 +73,15 @@ inline ObjectView unavailable_view(std::string id, std::string why)
     view.available = false;
     view.unavailable = std::move(why);
     return view;
+}
+
+// The ids of the views that hold the object at `address`.
+inline std::vector<std::string> views_holding(const std::vector<ObjectView>& views, std::uint64_t address)
+{
+    std::vector<std::string> ids;
+    for (const ObjectView& view : views)
+        if (view.objects.contains(address)) ids.push_back(view.id);
+    return ids;
 }
 
 // One object any view holds, and how the views compare on it.
@@ -129,8 +137,9 @@ std::string join_view_names(const std::vector<std::string>& ids, std::span<const
 //   using Object, Facts;
 //   std::span<const ViewRow<Facts>> rows() const;
 //   Object read(std::uint64_t address);
-//   std::optional<std::string> unreadable(const Object&, const std::vector<std::string>& from) const;
-//       why the object cannot be compared (its identity cannot be read), naming the views it came from
+//   std::optional<std::string> unreadable(const Object&, const std::vector<ObjectView>& views) const;
+//       why the object cannot be compared (its identity cannot be read); views_holding() names
+//       the views it came from
 //   std::uint64_t address(const Object&) const;
 //   Facts facts(const Object&);
 //   bool seen(const ObjectView&, const Object&) const;  whether the view holds the object
@@ -151,21 +160,24 @@ CrossView<typename Kind::Object> compare_views(Kind& kind, std::vector<ObjectVie
         for (WalkProblem& problem : view.problems) out.problems.push_back(std::move(problem));
         view.problems.clear();
     }
-    auto rows = kind.rows();
+    // Each view's row, looked up once; a view that must hold an object needs a
+    // row, and must be available and walked whole.
+    std::vector<const ViewRow<typename Kind::Facts>*> judging;
+    for (const ObjectView& view : views) {
+        const auto* row = find_view_row(kind.rows(), view.id);
+        judging.push_back(view.available && view.complete && row && row->must_hold ? row : nullptr);
+    }
     for (std::uint64_t address : all) {
         CrossViewEntry<Object> entry{kind.read(address), {}, {}, {}, {}, false, {}};
-        std::vector<std::string> from;
-        for (const ObjectView& view : views)
-            if (view.objects.contains(address)) from.push_back(view.id);
-        if (std::optional<std::string> why = kind.unreadable(entry.object, from)) {
+        if (std::optional<std::string> why = kind.unreadable(entry.object, views)) {
             out.problems.push_back({WalkProblem::Kind::object_unreadable, address, {}, std::move(*why)});
             continue;
         }
         typename Kind::Facts facts = kind.facts(entry.object);
-        for (const ObjectView& view : views) {
+        for (std::size_t i = 0; i < views.size(); ++i) {
+            const ObjectView& view = views[i];
             bool seen = kind.seen(view, entry.object);
-            const auto* row = find_view_row(rows, view.id);
-            bool expected = view.available && view.complete && row && row->must_hold && row->must_hold(facts);
+            bool expected = judging[i] && judging[i]->must_hold(facts);
             entry.seen.push_back(seen);
             entry.expected.push_back(expected);
             if (seen) entry.seen_by.push_back(view.id);
